@@ -1,0 +1,130 @@
+"""Builds the SDK providers from validated settings and the chosen plugins."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
+
+from otelkit._config import Settings
+from otelkit._plugins import ExporterPlugin
+
+
+@dataclass
+class Pipeline:
+    """The providers and what feeds them; ``close_plugins`` releases the plugins' resources."""
+
+    resource: Resource
+    meter_provider: MeterProvider
+    tracer_provider: TracerProvider
+    logger_provider: LoggerProvider
+    plugins: Mapping[str, ExporterPlugin]
+    tracing: bool = False
+    """Whether any span exporter is configured (instrumentations skip spans otherwise)."""
+    log_handler: LoggingHandler | None = None
+    readers: list[MetricReader] = field(default_factory=list)
+
+
+    def close_plugins(self) -> None:
+        for plugin in self.plugins.values():
+            plugin.close()
+
+
+def build_sampler(settings: Settings) -> Sampler:
+    kind = settings.traces_sampler
+    ratio = 1.0 if settings.traces_sampler_arg is None else settings.traces_sampler_arg
+    root: Sampler
+    if kind.endswith("always_off"):
+        root = ALWAYS_OFF
+    elif kind.endswith("traceidratio"):
+        root = TraceIdRatioBased(ratio)
+    else:
+        root = ALWAYS_ON
+    return ParentBased(root) if kind.startswith("parentbased_") else root
+
+
+def build_views(settings: Settings) -> list[View]:
+    return [
+        View(
+            instrument_name=HTTP_SERVER_REQUEST_DURATION,
+            aggregation=ExplicitBucketHistogramAggregation(settings.http_buckets),
+        )
+    ]
+
+
+def build(settings: Settings, plugins: Mapping[str, ExporterPlugin], resource: Resource) -> Pipeline:
+    """Create readers and exporters first (they may raise ConfigError), then the providers.
+
+    If a plugin fails half way, the plugins built so far are closed before the error propagates,
+    so a failed ``init_telemetry()`` leaves no listener or thread behind.
+    """
+    readers: list[MetricReader] = []
+    span_processors = []
+    log_processors = []
+    try:
+        for name in settings.exporters_for("metrics"):
+            readers.append(plugins[name].metric_reader(resource))
+        for name in settings.exporters_for("traces"):
+            exporter = plugins[name].span_exporter(resource)
+            span_processors.append(
+                BatchSpanProcessor(exporter) if plugins[name].batch else SimpleSpanProcessor(exporter)
+            )
+        for name in settings.exporters_for("logs"):
+            log_exporter = plugins[name].log_exporter(resource)
+            log_processors.append(
+                BatchLogRecordProcessor(log_exporter)
+                if plugins[name].batch
+                else SimpleLogRecordProcessor(log_exporter)
+            )
+    except BaseException:
+        for reader in readers:
+            reader.shutdown()
+        for plugin in plugins.values():
+            plugin.close()
+        raise
+
+    meter_provider = MeterProvider(
+        metric_readers=readers,
+        resource=resource,
+        views=build_views(settings),
+        shutdown_on_exit=False,
+    )
+    tracer_provider = TracerProvider(
+        resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False
+    )
+    for processor in span_processors:
+        tracer_provider.add_span_processor(processor)
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    for log_processor in log_processors:
+        logger_provider.add_log_record_processor(log_processor)
+    handler = None
+    if log_processors:
+        handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
+        logging.getLogger().addHandler(handler)
+    return Pipeline(
+        resource,
+        meter_provider,
+        tracer_provider,
+        logger_provider,
+        plugins,
+        tracing=bool(span_processors),
+        log_handler=handler,
+        readers=readers,
+    )

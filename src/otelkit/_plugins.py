@@ -1,0 +1,90 @@
+"""Exporter plugins: the protocol and their discovery through the ``otelkit.exporters`` group.
+
+A plugin is a class registered as an entry point. It declares the signals it supports and the
+settings it reads; otelkit parses and validates those settings at ``init_telemetry()`` (only for
+the plugins chosen), instantiates the plugin with them, and asks it for a metric reader, a span
+exporter and/or a log exporter. Loading a plugin imports its module, so only chosen plugins are
+loaded and ``import otelkit`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from otelkit._config import Setting, Settings
+from otelkit._errors import ConfigError
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs.export import LogRecordExporter
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+GROUP = "otelkit.exporters"
+
+
+class ExporterPlugin(abc.ABC):
+    """Base class of exporter plugins.
+
+    Subclasses set ``name``, ``signals`` and ``settings`` and override the factory method of each
+    signal they support. ``__init__`` receives the plugin's validated options (keyed by
+    ``Setting.key``) and the core settings; override ``validate()`` for checks that involve
+    several options, raising ``ConfigError``. Factories may raise ``ConfigError`` too (a port
+    that is taken, a package that is missing): ``init_telemetry()`` then undoes what was built.
+    """
+
+    name: ClassVar[str]
+    signals: ClassVar[frozenset[str]]
+    settings: ClassVar[tuple[Setting[Any], ...]] = ()
+    batch: ClassVar[bool] = True
+    """Spans and logs go through batch processors; False exports each one synchronously."""
+
+    def __init__(self, options: Mapping[str, Any], core: Settings) -> None:
+        self.options = options
+        self.core = core
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-option checks; raise ``ConfigError`` naming the variables involved."""
+
+    def metric_reader(self, resource: Resource) -> MetricReader:
+        raise NotImplementedError
+
+    def span_exporter(self, resource: Resource) -> SpanExporter:
+        raise NotImplementedError
+
+    def log_exporter(self, resource: Resource) -> LogRecordExporter:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the factories opened that the SDK does not shut down (a listener)."""
+
+
+def available() -> dict[str, EntryPoint]:
+    """Installed plugins by name, without importing them."""
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=GROUP):
+        found.setdefault(point.name, point)
+    return found
+
+
+def load(name: str, point: EntryPoint) -> type[ExporterPlugin]:
+    """Import one plugin class; any failure becomes a ConfigError that names the plugin."""
+    try:
+        loaded = point.load()
+    except ConfigError:
+        raise
+    except Exception as exc:
+        dist = point.dist.name if point.dist is not None else "its distribution"
+        raise ConfigError(
+            f"exporter plugin {name!r} ({point.value}) failed to load: "
+            f"{type(exc).__name__}: {exc}. Reinstall {dist} or choose another exporter."
+        ) from exc
+    if not (isinstance(loaded, type) and issubclass(loaded, ExporterPlugin)):
+        raise ConfigError(
+            f"exporter plugin {name!r} ({point.value}) is not an otelkit.exporters.ExporterPlugin"
+        )
+    return loaded

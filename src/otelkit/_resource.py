@@ -1,0 +1,60 @@
+"""The Resource every signal carries: who is emitting (service, environment, host, process)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import uuid
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.version import __version__ as sdk_version
+from opentelemetry.semconv._incubating.attributes.host_attributes import HOST_NAME
+from opentelemetry.semconv._incubating.attributes.process_attributes import (
+    PROCESS_PID,
+    PROCESS_RUNTIME_NAME,
+    PROCESS_RUNTIME_VERSION,
+)
+from opentelemetry.semconv.attributes.deployment_attributes import DEPLOYMENT_ENVIRONMENT_NAME
+from opentelemetry.semconv.attributes.service_attributes import (
+    SERVICE_INSTANCE_ID,
+    SERVICE_NAME,
+    SERVICE_VERSION,
+)
+from opentelemetry.semconv.attributes.telemetry_attributes import (
+    TELEMETRY_DISTRO_NAME,
+    TELEMETRY_DISTRO_VERSION,
+    TELEMETRY_SDK_LANGUAGE,
+    TELEMETRY_SDK_NAME,
+    TELEMETRY_SDK_VERSION,
+)
+
+from otelkit._config import Settings
+from otelkit._version import __version__
+
+
+def build_resource(settings: Settings) -> Resource:
+    """Detected attributes < OTEL_RESOURCE_ATTRIBUTES / keyword < the explicit service settings.
+
+    ``service.instance.id`` is a fresh UUID per process (unless given), so that replicas and
+    pre-fork workers stay distinguishable in every backend.
+    """
+    attributes: dict[str, str | int] = {
+        TELEMETRY_SDK_LANGUAGE: "python",
+        TELEMETRY_SDK_NAME: "opentelemetry",
+        TELEMETRY_SDK_VERSION: sdk_version,
+        TELEMETRY_DISTRO_NAME: "otelkit",
+        TELEMETRY_DISTRO_VERSION: __version__,
+        HOST_NAME: socket.gethostname(),
+        PROCESS_PID: os.getpid(),
+        PROCESS_RUNTIME_NAME: sys.implementation.name,
+        PROCESS_RUNTIME_VERSION: platform.python_version(),
+        SERVICE_INSTANCE_ID: str(uuid.uuid4()),
+    }
+    attributes.update(settings.resource_attributes)
+    attributes[SERVICE_NAME] = settings.service_name
+    attributes[DEPLOYMENT_ENVIRONMENT_NAME] = settings.environment
+    if settings.service_version:
+        attributes[SERVICE_VERSION] = settings.service_version
+    return Resource(attributes)

@@ -1,0 +1,198 @@
+"""Serving the Prometheus exposition: one response function, three transports.
+
+``respond()`` decides status, headers and body (token check, gzip); the stdlib listener of the
+prometheus plugin, ``metrics_app()`` (ASGI) and ``metrics_wsgi()`` (WSGI) only move bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import hmac
+import logging
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+from otelkit._errors import ConfigError, record_internal_error
+from otelkit._parse import Secret
+from otelkit.exporters._exposition import CONTENT_TYPE
+
+logger = logging.getLogger("otelkit")
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+class Exposition(Protocol):
+    """What an endpoint serves: the rendered scrape and the token that guards it."""
+
+    token: Secret | None
+
+    def scrape(self) -> bytes: ...
+
+
+_current: Exposition | None = None
+
+
+def set_current(exposition: Exposition | None) -> None:
+    """The prometheus plugin registers its reader here; the mountable apps serve it."""
+    global _current
+    _current = exposition
+
+
+def _plain(status: int, message: str, extra: Iterable[tuple[str, str]] = ()) -> Response:
+    body = message.encode() + b"\n"
+    return status, [("Content-Type", "text/plain; charset=utf-8"), *extra], body
+
+
+def respond(
+    exposition: Exposition | None, authorization: str | None, accept_encoding: str | None
+) -> Response:
+    """The response to one scrape request, whatever transport carries it."""
+    if exposition is None:
+        return _plain(
+            503,
+            "otelkit: no prometheus exporter is configured "
+            "(OTEL_METRICS_EXPORTER does not include 'prometheus', or init_telemetry() "
+            "has not run)",
+        )
+    token = exposition.token
+    if token is not None:
+        expected = f"Bearer {token.value}".encode()
+        given = (authorization or "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, expected):
+            return _plain(401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"')])
+    try:
+        body = exposition.scrape()
+    except Exception as exc:
+        record_internal_error("prometheus.scrape", exc)
+        return _plain(500, "otelkit: the scrape failed; see the otelkit log")
+    headers = [("Content-Type", CONTENT_TYPE)]
+    if accept_encoding and "gzip" in accept_encoding:
+        body = gzip.compress(body, compresslevel=1)
+        headers.append(("Content-Encoding", "gzip"))
+    headers.append(("Content-Length", str(len(body))))
+    return 200, headers, body
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+        path = self.path.split("?", 1)[0]
+        if path != "/metrics":
+            status, headers, body = _plain(404, "not found; the metrics are at /metrics")
+        else:
+            status, headers, body = respond(
+                self.server.exposition,
+                self.headers.get("Authorization"),
+                self.headers.get("Accept-Encoding"),
+            )
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if not any(name == "Content-Length" for name, _ in headers):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        logger.debug("otelkit metrics endpoint: " + format, *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], family: int, exposition: Exposition) -> None:
+        self.address_family = family
+        self.exposition = exposition
+        super().__init__(address, _Handler)
+
+
+class Listener:
+    """The plugin's own ``/metrics`` listener on a daemon thread."""
+
+    def __init__(self, host: str, port: int, exposition: Exposition) -> None:
+        try:
+            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+            self._server = _Server((host, port), family, exposition)
+        except OSError as exc:
+            raise ConfigError(_bind_error(host, port, exc)) from None
+        self.host, self.port = self._server.server_address[:2]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="otelkit-metrics",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=2)
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"OTEL_EXPORTER_PROMETHEUS_PORT={port}: cannot listen on {where}, the address is "
+            "already in use. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port, or to 0 to serve "
+            "the metrics only through otelkit.metrics_app() / metrics_wsgi()."
+        )
+    return (
+        f"OTEL_EXPORTER_PROMETHEUS_HOST={host!r}: cannot listen on {where} ({exc.strerror or exc}). "
+        "Accepted: a local interface address or host name, such as 127.0.0.1, ::1 or 0.0.0.0."
+    )
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def metrics_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The Prometheus exposition as an ASGI app, to mount at any path of the user's app.
+
+    It serves the configuration active at request time, with the same token rules as the
+    plugin's listener; before ``init_telemetry()`` (or without the prometheus exporter) it
+    answers 503.
+    """
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        status, response_headers, body = respond(
+            _current, headers.get("authorization"), headers.get("accept-encoding")
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.lower().encode(), v.encode()) for k, v in response_headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+_REASONS = {200: "OK", 401: "Unauthorized", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def metrics_wsgi() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """The Prometheus exposition as a WSGI app (Flask, Django, any WSGI server)."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        status, headers, body = respond(
+            _current, environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_ACCEPT_ENCODING")
+        )
+        start_response(f"{status} {_REASONS.get(status, '')}".rstrip(), headers)
+        return [body]
+
+    return app

@@ -1,0 +1,226 @@
+"""Render OpenTelemetry metric data as the Prometheus text exposition format (0.0.4).
+
+Names follow the OpenTelemetry → Prometheus compatibility rules: invalid characters become
+``_``, the unit is appended as a word (``s`` → ``_seconds``, ``By`` → ``_bytes``, ``1`` on a
+gauge → ``_ratio``, ``{annotations}`` dropped), monotonic sums get ``_total``. Every series
+carries ``otel_scope_name`` (and ``otel_scope_version``), so two libraries emitting the same
+metric name never produce duplicate series; the resource goes into ``target_info``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+from opentelemetry.sdk.metrics.export import (
+    Gauge,
+    Histogram,
+    MetricsData,
+    Sum,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.util.types import AttributeValue
+
+from otelkit._errors import record_internal_error
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_UNITS = {
+    "d": "days",
+    "h": "hours",
+    "min": "minutes",
+    "s": "seconds",
+    "ms": "milliseconds",
+    "us": "microseconds",
+    "ns": "nanoseconds",
+    "By": "bytes",
+    "KiBy": "kibibytes",
+    "MiBy": "mebibytes",
+    "GiBy": "gibibytes",
+    "TiBy": "tibibytes",
+    "KBy": "kilobytes",
+    "MBy": "megabytes",
+    "GBy": "gigabytes",
+    "TBy": "terabytes",
+    "m": "meters",
+    "V": "volts",
+    "A": "amperes",
+    "J": "joules",
+    "W": "watts",
+    "g": "grams",
+    "Cel": "celsius",
+    "Hz": "hertz",
+    "%": "percent",
+}
+_PER_UNITS = {
+    "s": "second",
+    "m": "minute",
+    "h": "hour",
+    "d": "day",
+    "w": "week",
+    "mo": "month",
+    "y": "year",
+}
+_INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]+")
+_INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]+")
+_ANNOTATION = re.compile(r"\{[^}]*\}")
+
+
+def _sanitize(name: str, pattern: re.Pattern[str]) -> str:
+    cleaned = pattern.sub("_", name)
+    cleaned = re.sub(r"__+", "_", cleaned)
+    if cleaned and cleaned[0].isdigit():
+        cleaned = "_" + cleaned
+    return cleaned or "_"
+
+
+def _unit_words(unit: str, is_gauge: bool) -> str:
+    unit = _ANNOTATION.sub("", unit).strip()
+    if unit == "1":
+        return "ratio" if is_gauge else ""
+    if not unit:
+        return ""
+    main, _, per = unit.partition("/")
+    words = _UNITS.get(main, main)
+    if per:
+        words = f"{words}_per_{_PER_UNITS.get(per, per)}"
+    return _sanitize(words, _INVALID_NAME).strip("_")
+
+
+@lru_cache(maxsize=4096)
+def metric_name(name: str, unit: str, kind: str) -> str:
+    """The Prometheus family name of an OTel metric; ``kind`` is counter, gauge or histogram."""
+    base = _sanitize(name, _INVALID_NAME)
+    words = _unit_words(unit or "", kind == "gauge")
+    if words and not base.endswith("_" + words):
+        base = f"{base}_{words}"
+    if kind == "counter" and not base.endswith("_total"):
+        base += "_total"
+    return base
+
+
+@lru_cache(maxsize=4096)
+def label_name(key: str) -> str:
+    name = _sanitize(key, _INVALID_LABEL)
+    return "key" + name if name.startswith("_") and not key.startswith("_") else name
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _label_value(value: AttributeValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return "[" + ",".join(_label_value(v) for v in value) + "]"
+
+
+def format_value(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def labels(attributes: Mapping[str, AttributeValue] | None, extra: Sequence[str] = ()) -> str:
+    """``{a="1",b="2"}`` with keys sanitized; keys that collide after it get their values joined."""
+    merged: dict[str, list[str]] = {}
+    for key in sorted(attributes or ()):
+        value = attributes[key]  # type: ignore[index]
+        merged.setdefault(label_name(key), []).append(_label_value(value))
+    parts = [*extra, *(f'{k}="{_escape(";".join(v))}"' for k, v in merged.items())]
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+class _Family:
+    __slots__ = ("help", "kind", "lines")
+
+    def __init__(self, kind: str, help_text: str) -> None:
+        self.kind = kind
+        self.help = help_text
+        self.lines: list[str] = []
+
+
+def _scope_labels(name: str, version: str | None) -> tuple[str, ...]:
+    scope = [f'otel_scope_name="{_escape(name)}"']
+    if version:
+        scope.append(f'otel_scope_version="{_escape(version)}"')
+    return tuple(scope)
+
+
+def render(data: MetricsData | None, resource: Resource) -> bytes:
+    """The whole exposition: ``target_info`` first, then one family per metric name."""
+    families: dict[str, _Family] = {}
+    target = _Family("gauge", "Target metadata")
+    target.lines.append(f"target_info{labels(resource.attributes)} 1")
+    families["target_info"] = target
+    for resource_metrics in data.resource_metrics if data is not None else ():
+        for scope_metrics in resource_metrics.scope_metrics:
+            scope = _scope_labels(scope_metrics.scope.name, scope_metrics.scope.version)
+            for metric in scope_metrics.metrics:
+                try:
+                    _add_metric(families, metric.name, metric.unit or "", metric.description or "",
+                                metric.data, scope)
+                except Exception as exc:
+                    record_internal_error("prometheus.render", exc)
+    return _join(families).encode("utf-8")
+
+
+def _add_metric(
+    families: dict[str, _Family],
+    name: str,
+    unit: str,
+    description: str,
+    data: object,
+    scope: tuple[str, ...],
+) -> None:
+    if isinstance(data, Sum):
+        kind = "counter" if data.is_monotonic else "gauge"
+    elif isinstance(data, Gauge):
+        kind = "gauge"
+    elif isinstance(data, Histogram):
+        kind = "histogram"
+    else:
+        raise TypeError(f"{name}: {type(data).__name__} has no Prometheus text form")
+    family_name = metric_name(name, unit, kind)
+    family = families.get(family_name)
+    if family is None:
+        family = families[family_name] = _Family(kind, description)
+    elif family.kind != kind:
+        raise TypeError(f"{name}: {family_name} is already a {family.kind}, not a {kind}")
+    lines = family.lines
+    if isinstance(data, Histogram):
+        base = family_name
+        for point in data.data_points:
+            tail = labels(point.attributes, scope)[1:]  # without the opening brace
+            cumulative = 0
+            for bound, count in zip(_bounds(point.explicit_bounds), point.bucket_counts):
+                cumulative += count
+                lines.append(f'{base}_bucket{{le="{bound}",{tail} {cumulative}')
+            lines.append(f"{base}_sum{{{tail} {format_value(point.sum)}")
+            lines.append(f"{base}_count{{{tail} {point.count}")
+        return
+    for number in data.data_points:  # type: ignore[attr-defined]
+        lines.append(f"{family_name}{labels(number.attributes, scope)} {format_value(number.value)}")
+
+
+def _bounds(explicit: Iterable[float]) -> list[str]:
+    return [format_value(float(b)) for b in explicit] + ["+Inf"]
+
+
+def _join(families: Mapping[str, _Family]) -> str:
+    out: list[str] = []
+    for name, family in families.items():
+        if family.help:
+            out.append(f"# HELP {name} {family.help.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}")
+        out.append(f"# TYPE {name} {family.kind}")
+        out.extend(family.lines)
+    out.append("")
+    return "\n".join(out)
