@@ -71,7 +71,8 @@ class Setting(Generic[T]):
     """One configurable value: where it comes from, how it is parsed, what it means.
 
     ``default`` is a value, or a function of the settings parsed before it (for defaults that
-    depend on the environment). ``secret`` values are masked in errors and reprs.
+    depend on the environment). ``secret`` values are masked in errors and reprs; a
+    ``required`` setting has no default and must be given.
     """
 
     key: str
@@ -83,9 +84,10 @@ class Setting(Generic[T]):
     keyword: str | None = None
     secret: bool = False
     default_doc: str | None = None
+    required: bool = False
 
     @property
-    def kwarg(self) -> str | None:
+    def kwarg(self) -> str:
         return self.keyword if self.keyword is not None else self.key
 
     def default_value(self, parsed: Mapping[str, Any]) -> object:
@@ -94,6 +96,8 @@ class Setting(Generic[T]):
     def describe_default(self) -> str:
         if self.default_doc is not None:
             return self.default_doc
+        if self.required:
+            return "required"
         return "—" if self.default is None else f"`{_render(self.default)}`"
 
 
@@ -137,7 +141,7 @@ def _instrument(value: object) -> tuple[str, ...]:
     unknown = [n for n in names if n not in INTEGRATIONS]
     if unknown or not names:
         raise _parse.Invalid(
-            f"unknown integration {unknown[0]!r}{_did_you_mean(unknown[0], INTEGRATIONS)}"
+            f"unknown integration {unknown[0]!r}{did_you_mean(unknown[0], INTEGRATIONS)}"
             if unknown
             else "is empty"
         )
@@ -338,13 +342,13 @@ class Settings:
         return tuple(seen)
 
 
-def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
+def did_you_mean(word: str, candidates: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _source(setting: Setting[Any], from_keyword: bool) -> str:
-    if from_keyword or setting.env is None:
+    if from_keyword or not setting.env:
         return f"init_telemetry({setting.kwarg}=...)"
     return setting.env
 
@@ -361,14 +365,24 @@ def parse_setting(
     keywords: Mapping[str, object],
     environ: Mapping[str, str],
     parsed: Mapping[str, Any],
+    owner: str | None = None,
 ) -> T:
-    """Resolve one setting: keyword > environment > default, validated."""
+    """Resolve one setting: keyword > environment > default, validated.
+
+    ``owner`` names the exporter plugin that declared the setting, for the error messages.
+    """
     if setting.kwarg in keywords and keywords[setting.kwarg] is not None:
         raw: object = keywords[setting.kwarg]
         from_keyword = True
     elif setting.env is not None and environ.get(setting.env, "").strip():
         raw = environ[setting.env]
         from_keyword = False
+    elif setting.required:
+        needed_by = f"the {owner!r} exporter" if owner else "otelkit"
+        raise ConfigError(
+            f"{setting.env or setting.kwarg} is not set, and {needed_by} needs it "
+            f"(or init_telemetry({setting.kwarg}=...)). Accepted: {setting.accepted}."
+        )
     else:
         return setting.default_value(parsed)  # type: ignore[return-value]
     try:
@@ -381,11 +395,14 @@ def parse_setting(
 
 
 def parse_table(
-    table: Sequence[Setting[Any]], keywords: Mapping[str, object], environ: Mapping[str, str]
+    table: Sequence[Setting[Any]],
+    keywords: Mapping[str, object],
+    environ: Mapping[str, str],
+    owner: str | None = None,
 ) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for setting in table:
-        parsed[setting.key] = parse_setting(setting, keywords, environ, parsed)
+        parsed[setting.key] = parse_setting(setting, keywords, environ, parsed, owner)
     return parsed
 
 
@@ -394,7 +411,7 @@ def check_keywords(keywords: Mapping[str, object], known: Sequence[str]) -> None
         if name not in known:
             raise ConfigError(
                 f"init_telemetry() got an unknown keyword argument {name!r}"
-                f"{_did_you_mean(name, known)}. Accepted: {', '.join(sorted(known))}."
+                f"{did_you_mean(name, known)}. Accepted: {', '.join(sorted(known))}."
             )
 
 
@@ -403,7 +420,7 @@ def warn_unknown_variables(environ: Mapping[str, str], known: Sequence[str]) -> 
     for name in sorted(environ):
         if name.startswith("OTELKIT_") and name not in known:
             warnings.warn(
-                f"otelkit: unknown environment variable {name}{_did_you_mean(name, known)}; "
+                f"otelkit: unknown environment variable {name}{did_you_mean(name, known)}; "
                 "it is ignored.",
                 UserWarning,
                 stacklevel=4,
@@ -419,16 +436,18 @@ def core_keywords() -> tuple[str, ...]:
     return tuple(s.kwarg for s in CORE_SETTINGS if s.kwarg is not None)
 
 
-def validate_exporter_names(parsed: Mapping[str, Any], keywords: Mapping[str, object],
-                            available: Sequence[str]) -> None:
+def validate_exporter_names(
+    parsed: Mapping[str, Any], keywords: Mapping[str, object], available: Sequence[str]
+) -> None:
     """Every named exporter must be an installed plugin that supports the signal."""
     for signal in SIGNALS:
         setting = next(s for s in CORE_SETTINGS if s.key == f"{signal}_exporters")
         for name in parsed[setting.key]:
             if name != "none" and name not in available:
+                given = ",".join(parsed[setting.key])
                 raise ConfigError(
-                    f"{_source(setting, setting.kwarg in keywords)}={','.join(parsed[setting.key])!r}"
-                    f" is not valid: no exporter plugin named {name!r} is installed"
-                    f"{_did_you_mean(name, available)}. Accepted: "
+                    f"{_source(setting, setting.kwarg in keywords)}={given!r} is not valid: "
+                    f"no exporter plugin named {name!r} is installed"
+                    f"{did_you_mean(name, available)}. Accepted: "
                     f"{', '.join(sorted([*available, 'none']))}."
                 )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from otelkit import _config, _plugins
+from otelkit import _config, _parse, _plugins
 from otelkit._errors import ConfigError
 
 
@@ -27,10 +27,51 @@ def _installed_plugin_classes() -> dict[str, type[_plugins.ExporterPlugin]]:
     return classes
 
 
+def _expand_exporters(
+    keywords: Mapping[str, object], classes: Mapping[str, type[_plugins.ExporterPlugin]]
+) -> dict[str, object]:
+    """``exporters=`` is shorthand for the three ``<signal>_exporters`` keywords.
+
+    A mapping names the exporters per signal; a name or list sends every signal its plugins
+    support there (``exporters="otlp"``: all three; ``"prometheus"``: metrics only).
+    """
+    expanded = {k: v for k, v in keywords.items() if k != "exporters"}
+    given = keywords.get("exporters")
+    if given is None:
+        return expanded
+    if isinstance(given, Mapping):
+        for signal, names in given.items():
+            if signal not in _config.SIGNALS:
+                raise ConfigError(
+                    f"init_telemetry(exporters=...) has an unknown signal {signal!r}. "
+                    f"Accepted keys: {', '.join(_config.SIGNALS)}."
+                )
+            expanded[f"{signal}_exporters"] = names
+        return expanded
+    try:
+        names = _parse.name_list(given)
+    except _parse.Invalid as exc:
+        raise ConfigError(
+            f"init_telemetry(exporters={given!r}) is not valid: {exc.reason}."
+        ) from None
+    for name in names:
+        if name not in classes:
+            raise ConfigError(
+                f"init_telemetry(exporters={given!r}) is not valid: no exporter plugin named "
+                f"{name!r} is installed{_config.did_you_mean(name, list(classes))}. "
+                f"Accepted: {', '.join(sorted(classes))}."
+            )
+    for signal in _config.SIGNALS:
+        supporting = [n for n in names if signal in classes[n].signals]
+        expanded[f"{signal}_exporters"] = supporting or ["none"]
+    return expanded
+
+
 def load_settings(keywords: Mapping[str, object], environ: Mapping[str, str]) -> Loaded:
     """Parse and validate everything; raise ``ConfigError`` before anything is started."""
     installed = _plugins.available()
     plugin_classes = _installed_plugin_classes()
+    keywords = _expand_exporters(keywords, plugin_classes)
     plugin_settings = [s for cls in plugin_classes.values() for s in cls.settings]
 
     _config.check_keywords(
@@ -63,7 +104,7 @@ def load_settings(keywords: Mapping[str, object], environ: Mapping[str, str]) ->
                 )
 
     options = {
-        name: MappingProxyType(_config.parse_table(cls.settings, keywords, environ))
+        name: MappingProxyType(_config.parse_table(cls.settings, keywords, environ, name))
         for name, cls in chosen.items()
     }
     settings = _config.Settings(**core, exporter_options=MappingProxyType(options))
@@ -76,4 +117,3 @@ def instantiate(loaded: Loaded) -> dict[str, _plugins.ExporterPlugin]:
         name: cls(loaded.settings.exporter_options[name], loaded.settings)
         for name, cls in loaded.plugins.items()
     }
-

@@ -7,6 +7,7 @@ else, whatever the input (the hypothesis fuzz test holds them to it).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -169,7 +170,7 @@ def number_list(value: object) -> tuple[float, ...]:
         bounds.append(bound)
     if not bounds:
         raise Invalid("is empty")
-    for lower, upper in zip(bounds, bounds[1:]):
+    for lower, upper in itertools.pairwise(bounds):
         if upper <= lower:
             raise Invalid(f"not strictly increasing ({lower:g} then {upper:g})")
     return tuple(bounds)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
@@ -23,8 +21,16 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
 
-from otelkit._config import Settings
-from otelkit._plugins import ExporterPlugin
+from otelkit.instrumentation.logging import OtelLogHandler
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    from otelkit._config import Settings
+    from otelkit._plugins import ExporterPlugin
 
 
 @dataclass
@@ -38,9 +44,8 @@ class Pipeline:
     plugins: Mapping[str, ExporterPlugin]
     tracing: bool = False
     """Whether any span exporter is configured (instrumentations skip spans otherwise)."""
-    log_handler: LoggingHandler | None = None
+    log_handler: OtelLogHandler | None = None
     readers: list[MetricReader] = field(default_factory=list)
-
 
     def close_plugins(self) -> None:
         for plugin in self.plugins.values():
@@ -69,7 +74,9 @@ def build_views(settings: Settings) -> list[View]:
     ]
 
 
-def build(settings: Settings, plugins: Mapping[str, ExporterPlugin], resource: Resource) -> Pipeline:
+def build(
+    settings: Settings, plugins: Mapping[str, ExporterPlugin], resource: Resource
+) -> Pipeline:
     """Create readers and exporters first (they may raise ConfigError), then the providers.
 
     If a plugin fails half way, the plugins built so far are closed before the error propagates,
@@ -84,7 +91,9 @@ def build(settings: Settings, plugins: Mapping[str, ExporterPlugin], resource: R
         for name in settings.exporters_for("traces"):
             exporter = plugins[name].span_exporter(resource)
             span_processors.append(
-                BatchSpanProcessor(exporter) if plugins[name].batch else SimpleSpanProcessor(exporter)
+                BatchSpanProcessor(exporter)
+                if plugins[name].batch
+                else SimpleSpanProcessor(exporter)
             )
         for name in settings.exporters_for("logs"):
             log_exporter = plugins[name].log_exporter(resource)
@@ -116,7 +125,7 @@ def build(settings: Settings, plugins: Mapping[str, ExporterPlugin], resource: R
         logger_provider.add_log_record_processor(log_processor)
     handler = None
     if log_processors:
-        handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
+        handler = OtelLogHandler(logger_provider)
         logging.getLogger().addHandler(handler)
     return Pipeline(
         resource,

@@ -9,24 +9,25 @@ loaded and ``import otelkit`` stays cheap.
 
 from __future__ import annotations
 
-import abc
-from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from otelkit._config import Setting, Settings
 from otelkit._errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from opentelemetry.sdk._logs.export import LogRecordExporter
     from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace.export import SpanExporter
 
+    from otelkit._config import Setting, Settings
+
 GROUP = "otelkit.exporters"
 
 
-class ExporterPlugin(abc.ABC):
+class ExporterPlugin:
     """Base class of exporter plugins.
 
     Subclasses set ``name``, ``signals`` and ``settings`` and override the factory method of each

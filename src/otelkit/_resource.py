@@ -7,6 +7,7 @@ import platform
 import socket
 import sys
 import uuid
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.version import __version__ as sdk_version
@@ -30,8 +31,10 @@ from opentelemetry.semconv.attributes.telemetry_attributes import (
     TELEMETRY_SDK_VERSION,
 )
 
-from otelkit._config import Settings
 from otelkit._version import __version__
+
+if TYPE_CHECKING:
+    from otelkit._config import Settings
 
 
 def build_resource(settings: Settings) -> Resource:

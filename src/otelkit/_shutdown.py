@@ -69,9 +69,11 @@ class ExitHooks:
         if not self._sigterm_installed:
             return
         self._sigterm_installed = False
-        if threading.current_thread() is threading.main_thread():
-            if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
-                signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == self._on_sigterm
+        ):
+            signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         previous = self._previous

@@ -7,20 +7,23 @@ import os
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
-from opentelemetry.metrics import Meter
-from opentelemetry.trace import Tracer
 
-from otelkit._config import SIGNALS, Settings
-from otelkit._errors import ConfigError
 from otelkit._load import instantiate, load_settings
 from otelkit._pipeline import Pipeline, build
 from otelkit._resource import build_resource
 from otelkit._shutdown import ExitHooks, run_with_deadline
 from otelkit._version import __version__
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+    from opentelemetry.trace import Tracer
+
+    from otelkit._config import Settings
 
 logger = logging.getLogger("otelkit")
 
@@ -114,21 +117,6 @@ class Telemetry:
         return f"<Telemetry service={self.settings.service_name!r} {state}>"
 
 
-def _exporter_keywords(exporters: ExportersArg | None) -> dict[str, object]:
-    """``exporters=`` as a shorthand: a name or list for metrics and traces, or a mapping."""
-    if exporters is None:
-        return {}
-    if isinstance(exporters, Mapping):
-        unknown = [k for k in exporters if k not in SIGNALS]
-        if unknown:
-            raise ConfigError(
-                f"init_telemetry(exporters=...) has an unknown signal {unknown[0]!r}. "
-                f"Accepted keys: {', '.join(SIGNALS)}."
-            )
-        return {f"{signal}_exporters": names for signal, names in exporters.items()}
-    return {"metrics_exporters": exporters, "traces_exporters": exporters}
-
-
 def init_telemetry(
     service_name: str | None = None,
     *,
@@ -160,7 +148,7 @@ def init_telemetry(
             "environment": environment,
             "instrument": instrument,
             "resource_attributes": resource_attributes,
-            **_exporter_keywords(exporters),
+            "exporters": exporters,
             **overrides,
         }
         keywords = {k: v for k, v in keywords.items() if v is not None}

@@ -14,11 +14,13 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from otelkit._errors import ConfigError, record_internal_error
-from otelkit._parse import Secret
 from otelkit.exporters._exposition import CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from otelkit._parse import Secret
 
 logger = logging.getLogger("otelkit")
 
@@ -81,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path != "/metrics":
             status, headers, body = _plain(404, "not found; the metrics are at /metrics")
@@ -99,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("otelkit metrics endpoint: " + format, *args)
 
 
@@ -145,7 +147,8 @@ def _bind_error(host: str, port: int, exc: OSError) -> str:
             "the metrics only through otelkit.metrics_app() / metrics_wsgi()."
         )
     return (
-        f"OTEL_EXPORTER_PROMETHEUS_HOST={host!r}: cannot listen on {where} ({exc.strerror or exc}). "
+        f"OTEL_EXPORTER_PROMETHEUS_HOST={host!r}: cannot listen on {where} "
+        f"({exc.strerror or exc}). "
         "Accepted: a local interface address or host name, such as 127.0.0.1, ::1 or 0.0.0.0."
     )
 
@@ -182,7 +185,12 @@ def metrics_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     return app
 
 
-_REASONS = {200: "OK", 401: "Unauthorized", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    401: "Unauthorized",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def metrics_wsgi() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.metrics.export import (
     Gauge,
@@ -20,10 +20,14 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
     Sum,
 )
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.util.types import AttributeValue
 
 from otelkit._errors import record_internal_error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.util.types import AttributeValue
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -111,12 +115,12 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _label_value(value: AttributeValue) -> str:
+def _label_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    return "[" + ",".join(_label_value(v) for v in value) + "]"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_label_value(v) for v in value) + "]"
+    return str(value)
 
 
 def format_value(value: float) -> str:
@@ -132,8 +136,7 @@ def format_value(value: float) -> str:
 def labels(attributes: Mapping[str, AttributeValue] | None, extra: Sequence[str] = ()) -> str:
     """``{a="1",b="2"}`` with keys sanitized; keys that collide after it get their values joined."""
     merged: dict[str, list[str]] = {}
-    for key in sorted(attributes or ()):
-        value = attributes[key]  # type: ignore[index]
+    for key, value in sorted((attributes or {}).items()):
         merged.setdefault(label_name(key), []).append(_label_value(value))
     parts = [*extra, *(f'{k}="{_escape(";".join(v))}"' for k, v in merged.items())]
     return "{" + ",".join(parts) + "}" if parts else ""
@@ -166,8 +169,14 @@ def render(data: MetricsData | None, resource: Resource) -> bytes:
             scope = _scope_labels(scope_metrics.scope.name, scope_metrics.scope.version)
             for metric in scope_metrics.metrics:
                 try:
-                    _add_metric(families, metric.name, metric.unit or "", metric.description or "",
-                                metric.data, scope)
+                    _add_metric(
+                        families,
+                        metric.name,
+                        metric.unit or "",
+                        metric.description or "",
+                        metric.data,
+                        scope,
+                    )
                 except Exception as exc:
                     record_internal_error("prometheus.render", exc)
     return _join(families).encode("utf-8")
@@ -201,14 +210,18 @@ def _add_metric(
         for point in data.data_points:
             tail = labels(point.attributes, scope)[1:]  # without the opening brace
             cumulative = 0
-            for bound, count in zip(_bounds(point.explicit_bounds), point.bucket_counts):
+            for bound, count in zip(
+                _bounds(point.explicit_bounds), point.bucket_counts, strict=True
+            ):
                 cumulative += count
                 lines.append(f'{base}_bucket{{le="{bound}",{tail} {cumulative}')
             lines.append(f"{base}_sum{{{tail} {format_value(point.sum)}")
             lines.append(f"{base}_count{{{tail} {point.count}")
         return
-    for number in data.data_points:  # type: ignore[attr-defined]
-        lines.append(f"{family_name}{labels(number.attributes, scope)} {format_value(number.value)}")
+    for number in data.data_points:
+        lines.append(
+            f"{family_name}{labels(number.attributes, scope)} {format_value(number.value)}"
+        )
 
 
 def _bounds(explicit: Iterable[float]) -> list[str]:
@@ -219,7 +232,8 @@ def _join(families: Mapping[str, _Family]) -> str:
     out: list[str] = []
     for name, family in families.items():
         if family.help:
-            out.append(f"# HELP {name} {family.help.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}")
+            escaped = family.help.replace("\\", "\\\\").replace("\n", "\\n")
+            out.append(f"# HELP {name} {escaped}")
         out.append(f"# TYPE {name} {family.kind}")
         out.extend(family.lines)
     out.append("")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
     MetricReader,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from otelkit._plugins import ExporterPlugin
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 
 class ConsolePlugin(ExporterPlugin):

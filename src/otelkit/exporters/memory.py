@@ -5,13 +5,17 @@ Read it through ``otelkit.testing`` rather than directly.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, LogRecordExporter
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otelkit._plugins import ExporterPlugin
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 
 class MemoryPlugin(ExporterPlugin):
@@ -32,5 +36,5 @@ class MemoryPlugin(ExporterPlugin):
         return self.spans
 
     def log_exporter(self, resource: Resource) -> LogRecordExporter:
-        self.logs = InMemoryLogRecordExporter()
+        self.logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
         return self.logs

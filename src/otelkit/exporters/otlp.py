@@ -9,10 +9,9 @@ docs/architecture.md): the default protocol is ``http/protobuf`` and timeouts ar
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.sdk.metrics import (
@@ -30,12 +29,16 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.metrics.view import Aggregation, ExponentialBucketHistogramAggregation
-from opentelemetry.sdk.resources import Resource
 
 from otelkit import _parse
 from otelkit._config import Setting
 from otelkit._errors import ConfigError
 from otelkit._plugins import ExporterPlugin
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from opentelemetry.sdk.resources import Resource
 
 PROTOCOLS = ("grpc", "http/protobuf")
 COMPRESSIONS = ("none", "gzip")
@@ -64,7 +67,9 @@ def _settings_for(signal: str | None) -> tuple[Setting[Any], ...]:
     scope = f"{signal} " if signal else ""
     key = f"{signal}_" if signal else ""
 
-    def setting(name: str, parse: Any, accepted: str, doc: str, secret: bool = False) -> Setting[Any]:
+    def setting(
+        name: str, parse: Any, accepted: str, doc: str, secret: bool = False
+    ) -> Setting[Any]:
         env = prefix + name
         return Setting(
             key + name.lower(),
@@ -95,7 +100,9 @@ def _settings_for(signal: str | None) -> tuple[Setting[Any], ...]:
             "PROTOCOL",
             _parse.choice(*PROTOCOLS),
             ", ".join(f"`{p}`" for p in PROTOCOLS),
-            f"OTLP {scope}transport. Default: `http/protobuf`." if not signal else f"OTLP {scope}transport.",
+            f"OTLP {scope}transport. Default: `http/protobuf`."
+            if not signal
+            else f"OTLP {scope}transport.",
         ),
         setting(
             "HEADERS",
@@ -116,10 +123,18 @@ def _settings_for(signal: str | None) -> tuple[Setting[Any], ...]:
             ", ".join(f"`{c}`" for c in COMPRESSIONS),
             f"Compression of {scope}export requests (default none).",
         ),
-        setting("CERTIFICATE", _file, "a path to a PEM file", f"CA bundle to verify the {scope}endpoint."),
+        setting(
+            "CERTIFICATE",
+            _file,
+            "a path to a PEM file",
+            f"CA bundle to verify the {scope}endpoint.",
+        ),
         setting("CLIENT_KEY", _file, "a path to a PEM file", f"Client key for {scope}mTLS."),
         setting(
-            "CLIENT_CERTIFICATE", _file, "a path to a PEM file", f"Client certificate for {scope}mTLS."
+            "CLIENT_CERTIFICATE",
+            _file,
+            "a path to a PEM file",
+            f"Client certificate for {scope}mTLS.",
         ),
         setting(
             "INSECURE",
@@ -180,7 +195,11 @@ def _join_path(base: str, tail: str) -> str:
 class OtlpPlugin(ExporterPlugin):
     name = "otlp"
     signals = frozenset({"metrics", "traces", "logs"})
-    settings = (*_settings_for(None), *(s for sig in _SIGNAL_PATHS for s in _settings_for(sig)), *_EXTRA)
+    settings = (
+        *_settings_for(None),
+        *(s for sig in _SIGNAL_PATHS for s in _settings_for(sig)),
+        *_EXTRA,
+    )
 
     def resolve(self, signal: str) -> SignalConfig:
         """Per-signal value, else the generic one, else the specification's default."""
@@ -291,7 +310,9 @@ class OtlpPlugin(ExporterPlugin):
             "headers": config.plain_headers,
             "timeout": config.timeout_s,
             "compression": (
-                grpc.Compression.Gzip if config.compression == "gzip" else grpc.Compression.NoCompression
+                grpc.Compression.Gzip
+                if config.compression == "gzip"
+                else grpc.Compression.NoCompression
             ),
         }
 
@@ -299,7 +320,7 @@ class OtlpPlugin(ExporterPlugin):
 def _temporality(preference: str | None) -> dict[type, AggregationTemporality]:
     """The specification's table for OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE."""
     cumulative, delta = AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA
-    table = {
+    table: dict[type, AggregationTemporality] = {
         Counter: cumulative,
         UpDownCounter: cumulative,
         Histogram: cumulative,

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import MetricExportResult, MetricReader, MetricsData
-from opentelemetry.sdk.resources import Resource
 
 from otelkit import _parse
 from otelkit._config import Setting
-from otelkit._parse import Secret
 from otelkit._plugins import ExporterPlugin
 from otelkit.exporters import _endpoint, _exposition
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+
+    from otelkit._parse import Secret
 
 
 class PrometheusReader(MetricReader):
@@ -110,7 +113,7 @@ class PrometheusPlugin(ExporterPlugin):
     @property
     def address(self) -> tuple[str, int] | None:
         """Where the listener serves (host, port), or None when it is off."""
-        return (self._listener.host, self._listener.port) if self._listener else None
+        return (str(self._listener.host), self._listener.port) if self._listener else None
 
     def close(self) -> None:
         if self._listener is not None:

@@ -1,0 +1,1 @@
+"""Instrumentations of libraries; each module imports its library only when used."""

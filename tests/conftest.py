@@ -1,0 +1,28 @@
+"""Test-suite wiring: real-server fixtures, strict internal errors, no telemetry left running."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from otelkit import _errors, _telemetry
+
+pytest_plugins = ["tests.fixtures.prometheus", "tests.fixtures.otlp_receiver"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _raise_internal_errors() -> Iterator[None]:
+    """In our own suite, an error on the telemetry path fails the test instead of being logged."""
+    _errors.raise_internal_errors(True)
+    yield
+    _errors.raise_internal_errors(False)
+
+
+@pytest.fixture(autouse=True)
+def _no_telemetry_left_running() -> Iterator[None]:
+    """Each test starts without an active configuration and leaves none behind."""
+    yield
+    active = _telemetry.active()
+    if active is not None:
+        active.shutdown(timeout=5)
