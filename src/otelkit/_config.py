@@ -285,14 +285,6 @@ CORE_SETTINGS: tuple[Setting[Any], ...] = (
         default_doc="the semantic-convention advisory buckets (0.005 … 10)",
     ),
     Setting(
-        "system_metrics",
-        "OTELKIT_SYSTEM_METRICS",
-        _parse.boolean,
-        True,
-        "`on`/`off` (or `true`/`false`)",
-        "psutil system and process metrics.",
-    ),
-    Setting(
         "shutdown_timeout_s",
         "OTELKIT_SHUTDOWN_TIMEOUT",
         _parse.positive_number,
@@ -322,7 +314,6 @@ class Settings:
     traces_sampler_arg: float | None
     instrument: tuple[str, ...]
     http_buckets: tuple[float, ...]
-    system_metrics: bool
     shutdown_timeout_s: float
     exporter_options: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})

@@ -70,11 +70,12 @@ _PER_UNITS = {
 _INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]+")
 _INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]+")
 _ANNOTATION = re.compile(r"\{[^}]*\}")
+_REPEATED_UNDERSCORES = re.compile(r"__+")
 
 
 def _sanitize(name: str, pattern: re.Pattern[str]) -> str:
     cleaned = pattern.sub("_", name)
-    cleaned = re.sub(r"__+", "_", cleaned)
+    cleaned = _REPEATED_UNDERSCORES.sub("_", cleaned)
     if cleaned and cleaned[0].isdigit():
         cleaned = "_" + cleaned
     return cleaned or "_"
@@ -102,7 +103,7 @@ def metric_name(name: str, unit: str, kind: str) -> str:
         base = f"{base}_{words}"
     if kind == "counter" and not base.endswith("_total"):
         base += "_total"
-    return base
+    return _REPEATED_UNDERSCORES.sub("_", base)
 
 
 @lru_cache(maxsize=4096)

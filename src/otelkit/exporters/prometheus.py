@@ -21,8 +21,13 @@ if TYPE_CHECKING:
 class PrometheusReader(MetricReader):
     """A pull reader: each scrape collects (cumulative) and renders the text exposition."""
 
-    def __init__(self, resource: Resource, token: Secret | None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        resource: Resource,
+        token: Secret | None,
+        cardinality_limits: dict[type, int] | None = None,
+    ) -> None:
+        super().__init__(cardinality_limits=cardinality_limits)
         self.resource = resource
         self.token = token
         self._scrape_lock = threading.Lock()

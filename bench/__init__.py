@@ -1,0 +1,1 @@
+"""otelkit benchmarks: each module compares otelkit with its peers in one process run."""

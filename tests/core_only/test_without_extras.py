@@ -1,0 +1,30 @@
+"""With only the core dependencies installed, otelkit works and names the extra it lacks."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+import otelkit
+
+pytestmark = pytest.mark.core_only
+
+
+def test_the_extras_are_really_absent() -> None:
+    """This module only proves something in an environment without the otlp extra."""
+    assert importlib.util.find_spec("grpc") is None
+    assert importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is None
+
+
+def test_prometheus_works_with_the_core_alone() -> None:
+    telemetry = otelkit.init_telemetry("core", prometheus_port=0)
+    telemetry.meter.create_counter("core.events").add(1)
+    assert telemetry.shutdown()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_otlp_without_the_extra_names_it(protocol: str) -> None:
+    """Choosing otlp without its packages fails at init with the pip command to run."""
+    with pytest.raises(otelkit.ConfigError, match=r"pip install 'otelkit\[otlp\]'"):
+        otelkit.init_telemetry("core", exporters="otlp", otlp_protocol=protocol)

@@ -1,0 +1,48 @@
+"""The public surface: declared once in ``__all__``, importable cheaply, nothing else leaks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import otelkit
+
+HEAVY_MODULES = (
+    "fastapi", "starlette", "flask", "django", "sqlalchemy", "celery", "psutil", "grpc",
+    "requests", "opentelemetry.exporter", "prometheus_client",
+)
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    """Every public attribute is in __all__ and every name in __all__ exists."""
+    public = {name for name in vars(otelkit) if not name.startswith("_")}
+    modules = {"exporters", "instrumentation"}  # subpackages become attributes once imported
+    assert public - modules == set(otelkit.__all__) - {"__version__"}
+    for name in otelkit.__all__:
+        assert hasattr(otelkit, name)
+
+
+def test_import_otelkit_pulls_in_no_framework_or_transport() -> None:
+    """`import otelkit` stays cheap: frameworks, psutil and gRPC load only when used."""
+    code = (
+        "import sys, json, otelkit; "
+        f"print(json.dumps([m for m in {list(HEAVY_MODULES)!r} if m in sys.modules]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_init_with_prometheus_loads_no_otlp_or_grpc() -> None:
+    """Only the chosen exporters are imported."""
+    code = (
+        "import sys, json, otelkit; otelkit.init_telemetry('x', prometheus_port=0); "
+        "print(json.dumps([m for m in ('grpc', 'opentelemetry.exporter.otlp.proto.http', "
+        "'requests') if m in sys.modules]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == []
