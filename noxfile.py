@@ -42,7 +42,9 @@ def tests(session: nox.Session) -> None:
 def core(session: nox.Session) -> None:
     """otelkit with only its core dependencies: imports, runs, and explains missing extras."""
     session.install("-e", ".", "pytest>=8", "pytest-timeout>=2.3")
-    session.run("pytest", "--noconftest", "-m", "core_only", "-p", "no:cacheprovider", "tests/core_only")
+    session.run(
+        "pytest", "--noconftest", "-m", "core_only", "-p", "no:cacheprovider", "tests/core_only"
+    )
 
 
 @nox.session

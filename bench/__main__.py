@@ -1,4 +1,4 @@
-"""`nox -s bench` / `python -m bench [--quick] [names...]`: run benchmarks, print ratios, save JSON."""
+"""`nox -s bench` / `python -m bench [--quick] [names...]`: run, print ratios, save JSON."""
 
 from __future__ import annotations
 

@@ -10,9 +10,12 @@ import json
 import platform
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -68,7 +71,7 @@ def report(results: list[Result], name: str) -> Path:
         for variant, value in result.medians.items():
             print(
                 f"  {variant:<{width}}  {value:10.3f} {result.unit}"
-                f"   ×{result.ratio(variant):.2f} of {result.baseline}"
+                f"   {result.ratio(variant):.2f}x {result.baseline}"
             )
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -1,4 +1,4 @@
-"""Rendering a Prometheus scrape: otelkit's reader vs the OTel Prometheus exporter vs prometheus_client.
+"""Rendering a Prometheus scrape: otelkit vs the OTel Prometheus exporter vs prometheus_client.
 
 Each holds the same data: ``SERIES`` histogram series (one label with SERIES values, semconv
 duration buckets), each recorded a few times.
@@ -30,8 +30,12 @@ def _otel_provider(reader: object) -> MeterProvider:
     provider = MeterProvider(
         metric_readers=[reader],  # type: ignore[list-item]
         resource=Resource({"service.name": "bench"}),
-        views=[View(instrument_name="*", aggregation=ExplicitBucketHistogramAggregation(
-            SEMCONV_DURATION_BUCKETS))],
+        views=[
+            View(
+                instrument_name="*",
+                aggregation=ExplicitBucketHistogramAggregation(SEMCONV_DURATION_BUCKETS),
+            )
+        ],
         shutdown_on_exit=False,
     )
     histogram = provider.get_meter("bench").create_histogram("request.duration", unit="s")
@@ -63,7 +67,10 @@ def prometheus_client_variant() -> Variant:
 
     registry = CollectorRegistry()
     histogram = Histogram(
-        "request_duration_seconds", "", ["http_route"], registry=registry,
+        "request_duration_seconds",
+        "",
+        ["http_route"],
+        registry=registry,
         buckets=SEMCONV_DURATION_BUCKETS,
     )
     for route, value in _values():

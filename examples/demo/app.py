@@ -10,16 +10,19 @@ http://127.0.0.1:9464/metrics (and mounted in the app itself at /metrics).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import re
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import otelkit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 telemetry = otelkit.init_telemetry("otelkit-demo", service_version="1.0")
 meter = telemetry.meter
@@ -71,17 +74,15 @@ def shop(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
 
 
 class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 def generate_traffic(base: str, stop: threading.Event) -> None:
     paths = ["/", "/items/1", "/items/42", "/checkout", "/checkout", "/nope"]
     while not stop.is_set():
-        try:
+        with contextlib.suppress(OSError):
             urllib.request.urlopen(base + random.choice(paths), timeout=2).read()
-        except OSError:
-            pass
         stop.wait(0.05)
 
 

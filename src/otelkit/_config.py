@@ -85,6 +85,8 @@ class Setting(Generic[T]):
     secret: bool = False
     default_doc: str | None = None
     required: bool = False
+    merge: bool = False
+    """For mappings: the keyword's entries are merged over the variable's instead of replacing."""
 
     @property
     def kwarg(self) -> str:
@@ -187,8 +189,9 @@ CORE_SETTINGS: tuple[Setting[Any], ...] = (
         _parse.key_value_list,
         MappingProxyType({}),
         "`key=value` pairs separated by commas, values percent-encoded",
-        "Extra resource attributes; keyword values win over the variable.",
+        "Extra resource attributes; the keyword's entries are merged over the variable's.",
         default_doc="—",
+        merge=True,
     ),
     Setting(
         "service_name",
@@ -318,6 +321,8 @@ class Settings:
     exporter_options: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    given_keywords: frozenset[str] = frozenset()
+    """The keyword arguments ``init_telemetry()`` received (to name them in later errors)."""
 
     def exporters_for(self, signal: str) -> tuple[str, ...]:
         """The plugin names chosen for a signal, without ``none``."""
@@ -338,7 +343,8 @@ def did_you_mean(word: str, candidates: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _source(setting: Setting[Any], from_keyword: bool) -> str:
+def source_name(setting: Setting[Any], from_keyword: bool) -> str:
+    """How an error names a setting: its keyword if one was given, else its variable."""
     if from_keyword or not setting.env:
         return f"init_telemetry({setting.kwarg}=...)"
     return setting.env
@@ -362,11 +368,17 @@ def parse_setting(
 
     ``owner`` names the exporter plugin that declared the setting, for the error messages.
     """
+    in_environment = setting.env is not None and environ.get(setting.env, "").strip()
+    if setting.merge and in_environment and keywords.get(setting.kwarg) is not None:
+        base: Any = parse_setting(setting, {}, environ, parsed, owner)
+        override: Any = parse_setting(setting, keywords, {}, parsed, owner)
+        merged: Any = MappingProxyType({**base, **override})
+        return merged  # type: ignore[no-any-return]
     if setting.kwarg in keywords and keywords[setting.kwarg] is not None:
         raw: object = keywords[setting.kwarg]
         from_keyword = True
-    elif setting.env is not None and environ.get(setting.env, "").strip():
-        raw = environ[setting.env]
+    elif in_environment:
+        raw = environ[setting.env]  # type: ignore[index]
         from_keyword = False
     elif setting.required:
         needed_by = f"the {owner!r} exporter" if owner else "otelkit"
@@ -380,7 +392,7 @@ def parse_setting(
         return setting.parse(raw)
     except _parse.Invalid as exc:
         raise ConfigError(
-            f"{_source(setting, from_keyword)}={_shown(setting, raw)} is not valid: "
+            f"{source_name(setting, from_keyword)}={_shown(setting, raw)} is not valid: "
             f"{exc.reason}. Accepted: {setting.accepted}."
         ) from None
 
@@ -437,7 +449,7 @@ def validate_exporter_names(
             if name != "none" and name not in available:
                 given = ",".join(parsed[setting.key])
                 raise ConfigError(
-                    f"{_source(setting, setting.kwarg in keywords)}={given!r} is not valid: "
+                    f"{source_name(setting, setting.kwarg in keywords)}={given!r} is not valid: "
                     f"no exporter plugin named {name!r} is installed"
                     f"{did_you_mean(name, available)}. Accepted: "
                     f"{', '.join(sorted([*available, 'none']))}."

@@ -50,7 +50,7 @@ def render(plugins: Sequence[type[ExporterPlugin]]) -> str:
     lines += [
         "`init_telemetry(exporters=...)` is shorthand for the three exporter keywords: a mapping "
         '(`{"metrics": "prometheus", "traces": "otlp"}`), or a name or list that each signal '
-        "takes where the plugin supports it (`exporters=\"otlp\"`: all three signals).",
+        'takes where the plugin supports it (`exporters="otlp"`: all three signals).',
         "",
     ]
     for plugin in plugins:

@@ -107,7 +107,11 @@ def load_settings(keywords: Mapping[str, object], environ: Mapping[str, str]) ->
         name: MappingProxyType(_config.parse_table(cls.settings, keywords, environ, name))
         for name, cls in chosen.items()
     }
-    settings = _config.Settings(**core, exporter_options=MappingProxyType(options))
+    settings = _config.Settings(
+        **core,
+        exporter_options=MappingProxyType(options),
+        given_keywords=frozenset(k for k, v in keywords.items() if v is not None),
+    )
     return Loaded(settings, MappingProxyType(chosen))
 
 

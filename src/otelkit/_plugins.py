@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from otelkit._config import source_name
 from otelkit._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -47,6 +48,11 @@ class ExporterPlugin:
         self.options = options
         self.core = core
         self.validate()
+
+    def source(self, key: str) -> str:
+        """How to name one of this plugin's settings in an error: its keyword or variable."""
+        setting = next(s for s in self.settings if s.key == key)
+        return source_name(setting, setting.kwarg in self.core.given_keywords)
 
     def validate(self) -> None:
         """Cross-option checks; raise ``ConfigError`` naming the variables involved."""

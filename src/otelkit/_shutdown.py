@@ -13,7 +13,8 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any
 
@@ -22,25 +23,36 @@ logger = logging.getLogger("otelkit")
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
-def run_with_deadline(fn: Callable[[], object], seconds: float, what: str) -> bool:
-    """Run ``fn`` in a daemon thread and wait at most ``seconds``; False if it did not finish."""
-    outcome: list[bool] = []
+def run_with_deadline(tasks: Mapping[str, Callable[[], object]], seconds: float) -> bool:
+    """Run each task in its own daemon thread, all sharing one deadline of ``seconds``.
 
-    def target() -> None:
+    One thread per task, so an exporter that stalls costs only its own signal: the others are
+    still flushed. False if any task failed, returned False or was still running at the deadline.
+    """
+    outcomes: dict[str, bool] = {}
+
+    def target(name: str, task: Callable[[], object]) -> None:
         try:
-            fn()
-            outcome.append(True)
+            outcomes[name] = task() is not False
         except Exception:
-            logger.warning("otelkit: %s failed", what, exc_info=True)
-            outcome.append(False)
+            logger.warning("otelkit: %s failed", name, exc_info=True)
+            outcomes[name] = False
 
-    worker = threading.Thread(target=target, name=f"otelkit-{what}", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        logger.warning("otelkit: %s did not finish within %.1f s; giving up", what, seconds)
-        return False
-    return outcome == [True]
+    workers = [
+        threading.Thread(target=target, args=(name, task), name=f"otelkit-{name}", daemon=True)
+        for name, task in tasks.items()
+    ]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + seconds
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    late = [name for name in tasks if name not in outcomes]
+    if late:
+        logger.warning(
+            "otelkit: %s did not finish within %.1f s; giving up", ", ".join(late), seconds
+        )
+    return not late and all(outcomes.values())
 
 
 class ExitHooks:

@@ -73,16 +73,14 @@ class Telemetry:
         seconds = self.settings.shutdown_timeout_s if timeout is None else timeout
         millis = seconds * 1000
 
-        def flush() -> None:
-            results = [
-                pipeline.meter_provider.force_flush(millis),
-                pipeline.tracer_provider.force_flush(int(millis)),
-                pipeline.logger_provider.force_flush(int(millis)),
-            ]
-            if not all(results):
-                raise RuntimeError("an exporter did not flush")
-
-        return run_with_deadline(flush, seconds, "flush")
+        return run_with_deadline(
+            {
+                "metrics flush": lambda: pipeline.meter_provider.force_flush(millis),
+                "traces flush": lambda: pipeline.tracer_provider.force_flush(int(millis)),
+                "logs flush": lambda: pipeline.logger_provider.force_flush(int(millis)),
+            },
+            seconds,
+        )
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Flush and stop every signal, release the listener; harmless when called again."""
@@ -103,12 +101,14 @@ class Telemetry:
         if pipeline.log_handler is not None:
             logging.getLogger().removeHandler(pipeline.log_handler)
 
-        def stop() -> None:
-            pipeline.tracer_provider.shutdown()
-            pipeline.logger_provider.shutdown()
-            pipeline.meter_provider.shutdown(millis)
-
-        done = run_with_deadline(stop, seconds, "shutdown")
+        done = run_with_deadline(
+            {
+                "metrics shutdown": lambda: pipeline.meter_provider.shutdown(millis),
+                "traces shutdown": pipeline.tracer_provider.shutdown,
+                "logs shutdown": pipeline.logger_provider.shutdown,
+            },
+            seconds,
+        )
         pipeline.close_plugins()
         return done
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.client
 import math
 import os
 import socket
@@ -187,6 +188,17 @@ def test_a_taken_port_is_a_config_error_naming_the_address_and_the_variable(
     telemetry.shutdown()
 
 
+def test_a_taken_port_given_as_keyword_names_the_keyword() -> None:
+    """When the port came from a keyword argument, the error names that keyword."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(otelkit.ConfigError) as error:
+            otelkit.init_telemetry(service_name="clash", prometheus_port=port)
+    assert f"init_telemetry(prometheus_port=...)={port}" in str(error.value)
+
+
 def test_the_listener_serves_gzip_when_asked() -> None:
     """A request with Accept-Encoding: gzip (as Prometheus sends) gets the exposition gzipped."""
     port = free_port()
@@ -202,6 +214,26 @@ def test_the_listener_serves_gzip_when_asked() -> None:
     assert _sample(gzip.decompress(compressed.body), "orders_placed_total") == "5"
     assert _sample(plain.body, "orders_placed_total") == "5"
     telemetry.shutdown()
+
+
+def test_after_shutdown_an_open_scrape_connection_gets_no_metrics() -> None:
+    """After shutdown(), even the keep-alive connection a scraper holds open gets no metrics."""
+    port = free_port()
+    telemetry = otelkit.init_telemetry(service_name="stopping", prometheus_port=port)
+    scraper = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # reused, like Prometheus
+    scraper.request("GET", "/metrics")
+    assert scraper.getresponse().read()
+
+    telemetry.shutdown()
+
+    try:
+        scraper.request("GET", "/metrics")
+        status: int | None = scraper.getresponse().status
+    except (http.client.HTTPException, OSError):
+        status = None  # the connection was closed: no metrics either
+    finally:
+        scraper.close()
+    assert status != 200
 
 
 # -- port 0: metrics_wsgi() and metrics_app() in the application's own server ------------------

@@ -19,6 +19,7 @@ import pytest
 from otelkit import init_telemetry
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from tests.fixtures.otlp_receiver import OtlpReceiver
@@ -54,84 +55,104 @@ signal.signal(signal.SIGTERM, on_sigterm)  # installed before init_telemetry()
 """
 
 
-def start_child(tmp_path: Path, script: str, endpoint: str, **env: str) -> subprocess.Popen[str]:
-    """Start ``script`` in a fresh interpreter that exports to ``endpoint`` over OTLP/HTTP."""
-    path = tmp_path / "app.py"
-    path.write_text(textwrap.dedent(script))
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTELKIT_"))}
-    environ.update(
-        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_TRACES_EXPORTER="otlp",
-        OTEL_METRIC_EXPORT_INTERVAL="600000",
-        OTEL_BSP_SCHEDULE_DELAY="600000",
-        **env,
-    )
-    with (tmp_path / "stderr").open("w") as stderr:
-        return subprocess.Popen(
-            [sys.executable, str(path), str(tmp_path / "marker")],
-            cwd=tmp_path,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
+class App:
+    """A small application running in a child process, exporting to one OTLP/HTTP endpoint."""
+
+    def __init__(self, directory: Path, script: str, endpoint: str, env: dict[str, str]) -> None:
+        (directory / "app.py").write_text(textwrap.dedent(script))
+        self.marker = directory / "marker"
+        self._stderr = directory / "stderr"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTELKIT_"))}
+        environ.update(
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            OTEL_METRICS_EXPORTER="otlp",
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_METRIC_EXPORT_INTERVAL="600000",
+            OTEL_BSP_SCHEDULE_DELAY="600000",
+            **env,
         )
+        with self._stderr.open("w") as stderr:
+            self._process = subprocess.Popen(
+                [sys.executable, "app.py", str(self.marker)],
+                cwd=directory,
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+
+    def wait_until_ready(self) -> None:
+        """Block until the app has printed ``ready`` (it has recorded everything by then)."""
+        assert self._process.stdout is not None
+        if self._process.stdout.readline().strip() != "ready":
+            self.stop()
+            pytest.fail(f"the app did not start: {self._stderr.read_text()}")
+
+    def send_sigterm(self) -> None:
+        self._process.send_signal(signal.SIGTERM)
+
+    def exit_status(self, timeout: float = 30) -> int:
+        """Wait for the app to end; fail (and kill it) if it is still running after ``timeout``."""
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            pytest.fail(f"still running {timeout:g} s later: {self._stderr.read_text()}")
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
 
-def wait_ready(child: subprocess.Popen[str], tmp_path: Path) -> None:
-    assert child.stdout is not None
-    line = child.stdout.readline().strip()
-    if line != "ready":
-        child.kill()
-        child.wait()
-        pytest.fail(f"the child did not start: {(tmp_path / 'stderr').read_text()}")
+@pytest.fixture
+def start_app(tmp_path: Path) -> Iterator[Callable[..., App]]:
+    """``start_app(script, endpoint, **env)`` runs an app; it is stopped after the test."""
+    apps: list[App] = []
 
+    def start(script: str, endpoint: str, **env: str) -> App:
+        apps.append(App(tmp_path, script, endpoint, env))
+        return apps[-1]
 
-def finish(child: subprocess.Popen[str], tmp_path: Path, timeout: float = 30) -> int:
-    """Wait for the child to end and return its exit status (it is killed after ``timeout``)."""
-    try:
-        return child.wait(timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-        pytest.fail(
-            f"the child was still running {timeout:g} s later: {(tmp_path / 'stderr').read_text()}"
-        )
-    finally:
-        assert child.stdout is not None
-        child.stdout.close()
+    yield start
+    for app in apps:
+        app.stop()
 
 
 def test_sigterm_flushes_then_runs_the_applications_handler(
-    otlp_http: OtlpReceiver, tmp_path: Path
+    otlp_http: OtlpReceiver, start_app: Callable[..., App]
 ) -> None:
     """On SIGTERM everything recorded is exported, then the application's own handler runs."""
-    child = start_child(tmp_path, APP_HANDLER + RECORD_AND_WAIT, otlp_http.endpoint)
-    wait_ready(child, tmp_path)
+    app = start_app(APP_HANDLER + RECORD_AND_WAIT, otlp_http.endpoint)
+    app.wait_until_ready()
 
-    child.send_signal(signal.SIGTERM)
+    app.send_sigterm()
 
-    assert finish(child, tmp_path) == 0
-    assert (tmp_path / "marker").read_text() == "app handler ran"
+    assert app.exit_status() == 0
+    assert app.marker.read_text() == "app handler ran"
     assert otlp_http.metrics("jobs.done")[-1]["value"] == 3
     assert [s["name"] for s in otlp_http.spans()] == ["job"]
 
 
 def test_sigterm_without_an_application_handler_still_ends_the_process(
-    otlp_http: OtlpReceiver, tmp_path: Path
+    otlp_http: OtlpReceiver, start_app: Callable[..., App]
 ) -> None:
     """Without a handler of its own, the process exports and then dies of SIGTERM as usual."""
-    child = start_child(tmp_path, RECORD_AND_WAIT, otlp_http.endpoint)
-    wait_ready(child, tmp_path)
+    app = start_app(RECORD_AND_WAIT, otlp_http.endpoint)
+    app.wait_until_ready()
 
-    child.send_signal(signal.SIGTERM)
+    app.send_sigterm()
 
-    assert finish(child, tmp_path) == -signal.SIGTERM
+    assert app.exit_status() == -signal.SIGTERM
     assert otlp_http.metrics("jobs.done")[-1]["value"] == 3
     assert [s["name"] for s in otlp_http.spans()] == ["job"]
 
 
-def test_returning_from_main_flushes_at_exit(otlp_http: OtlpReceiver, tmp_path: Path) -> None:
+def test_returning_from_main_flushes_at_exit(
+    otlp_http: OtlpReceiver, start_app: Callable[..., App]
+) -> None:
     """A program that simply ends exports what it recorded (atexit)."""
     script = """
         import otelkit
@@ -145,29 +166,28 @@ def test_returning_from_main_flushes_at_exit(otlp_http: OtlpReceiver, tmp_path: 
         if __name__ == "__main__":
             main()
     """
-    child = start_child(tmp_path, script, otlp_http.endpoint)
+    app = start_app(script, otlp_http.endpoint)
 
-    assert finish(child, tmp_path) == 0
+    assert app.exit_status() == 0
     assert otlp_http.metrics("rows.imported")[-1]["value"] == 250
     assert [s["name"] for s in otlp_http.spans()] == ["import"]
 
 
 def test_an_unresponsive_collector_cannot_hold_the_process(
-    silent_endpoint: str, tmp_path: Path
+    silent_endpoint: str, start_app: Callable[..., App]
 ) -> None:
     """OTELKIT_SHUTDOWN_TIMEOUT bounds the flush on SIGTERM even when exports would wait 30 s."""
-    child = start_child(
-        tmp_path,
+    app = start_app(
         RECORD_AND_WAIT,
         silent_endpoint,
         OTELKIT_SHUTDOWN_TIMEOUT="1",
         OTEL_EXPORTER_OTLP_TIMEOUT="30000",
     )
-    wait_ready(child, tmp_path)
+    app.wait_until_ready()
 
-    child.send_signal(signal.SIGTERM)
+    app.send_sigterm()
 
-    assert finish(child, tmp_path, timeout=15) == -signal.SIGTERM
+    assert app.exit_status(timeout=15) == -signal.SIGTERM  # bounded: no hang, not a benchmark
 
 
 def test_shutdown_twice_is_harmless() -> None:

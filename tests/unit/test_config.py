@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 import textwrap
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import otelkit
 from otelkit import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Every variable a test may set is cleared first, so the machine's environment never leaks in.
 _VARIABLES = (
@@ -89,6 +92,17 @@ class TestPrecedence:
             "owner": "a,b",
         }
 
+    def test_resource_attributes_keyword_merges_over_the_variable(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Keyword entries win per key; the variable's other entries are kept."""
+        monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "region=eu,team=ops")
+        telemetry = init(resource_attributes={"team": "payments"})
+        assert dict(telemetry.settings.resource_attributes) == {
+            "region": "eu",
+            "team": "payments",
+        }
+
 
 class TestConfigErrors:
     """Each message names the variable or keyword, the value given and what is accepted."""
@@ -98,16 +112,20 @@ class TestConfigErrors:
         message = config_error(exporters=None)
         assert "OTEL_METRICS_EXPORTER='prometeus'" in message
         assert "did you mean 'prometheus'?" in message
-        assert "otlp" in message and "console" in message
+        assert "otlp" in message
+        assert "console" in message
 
     def test_none_cannot_be_combined(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none,otlp")
         assert "'none' cannot be combined" in config_error(exporters=None)
 
     @pytest.mark.parametrize(
-        ("value", "reason"), [("70000", "out of range"), ("-1", "out of range"), ("http", "not an integer")]
+        ("value", "reason"),
+        [("70000", "out of range"), ("-1", "out of range"), ("http", "not an integer")],
     )
-    def test_prometheus_port(self, monkeypatch: pytest.MonkeyPatch, value: str, reason: str) -> None:
+    def test_prometheus_port(
+        self, monkeypatch: pytest.MonkeyPatch, value: str, reason: str
+    ) -> None:
         monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_PORT", value)
         message = config_error(exporters="prometheus")
         assert f"OTEL_EXPORTER_PROMETHEUS_PORT={value!r}" in message
@@ -247,7 +265,9 @@ def test_unknown_otelkit_variable_warns_with_a_suggestion(
 ) -> None:
     """A typo in an OTELKIT_* variable is reported, not silently ignored."""
     monkeypatch.setenv("OTELKIT_SHUTDOWN_TIMEOUTS", "3")
-    with pytest.warns(UserWarning, match=r"OTELKIT_SHUTDOWN_TIMEOUTS.*did you mean 'OTELKIT_SHUTDOWN_TIMEOUT'"):
+    with pytest.warns(
+        UserWarning, match=r"OTELKIT_SHUTDOWN_TIMEOUTS.*did you mean 'OTELKIT_SHUTDOWN_TIMEOUT'"
+    ):
         init()
 
 
@@ -272,7 +292,7 @@ def test_sdk_disabled_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     assert telemetry.shutdown()
 
 
-PLUGIN_SOURCE = '''
+PLUGIN_SOURCE = """
 from otelkit.exporters import ExporterPlugin, Setting
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -291,7 +311,7 @@ class VaultPlugin(ExporterPlugin):
 
     def metric_reader(self, resource):
         return InMemoryMetricReader()
-'''
+"""
 
 
 @pytest.fixture
@@ -301,7 +321,9 @@ def third_party_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     dist = tmp_path / "otelkit_vault-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: otelkit-vault\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[otelkit.exporters]\nvault = otelkit_vault:VaultPlugin\n")
+    (dist / "entry_points.txt").write_text(
+        "[otelkit.exporters]\nvault = otelkit_vault:VaultPlugin\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     return "vault"

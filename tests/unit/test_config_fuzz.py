@@ -15,19 +15,48 @@ KEYWORDS = sorted({s.kwarg for s in _ALL_SETTINGS})
 
 # Values that look like what people type, plus anything at all.
 near_misses = st.sampled_from(
-    ["", " ", "0", "-1", "1e999", "nan", "true", "otlp", "prometheus,otlp", "none,otlp",
-     "a=b", "a=%", "=", ",", "grpc", "http/json", "0.1,0.05", "65536", "ab c=d", "\t"]
+    [
+        "",
+        " ",
+        "0",
+        "-1",
+        "1e999",
+        "nan",
+        "true",
+        "otlp",
+        "prometheus,otlp",
+        "none,otlp",
+        "a=b",
+        "a=%",
+        "=",
+        ",",
+        "grpc",
+        "http/json",
+        "0.1,0.05",
+        "65536",
+        "ab c=d",
+        "\t",
+    ]
 )
 values = st.one_of(near_misses, st.text(), st.text(alphabet=",=%.-0123456789abcdefghijk "))
 python_values = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(),
     st.lists(st.one_of(st.text(), st.floats(), st.integers()), max_size=4),
-    st.dictionaries(st.text(max_size=5), st.one_of(st.text(), st.integers(), st.none()), max_size=3),
+    st.dictionaries(
+        st.text(max_size=5), st.one_of(st.text(), st.integers(), st.none()), max_size=3
+    ),
 )
 
 # Choose exporters that validate their variables but start nothing (no port, no thread).
-_BASE = {"OTEL_METRICS_EXPORTER": "prometheus,otlp", "OTEL_TRACES_EXPORTER": "otlp",
-         "OTEL_LOGS_EXPORTER": "otlp"}
+_BASE = {
+    "OTEL_METRICS_EXPORTER": "prometheus,otlp",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_LOGS_EXPORTER": "otlp",
+}
 
 
 def parse(keywords: dict[str, object], environ: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""The Prometheus text exposition: OTel names translated per the spec, output a real parser accepts."""
+"""The Prometheus text exposition: OTel names per the spec, output that real parsers accept."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ def test_a_real_parser_reads_back_every_value() -> None:
     assert orders["free"].value == 2
     assert families["orders_placed"].documentation == "Orders placed"
 
-    samples = {(s.name, s.labels.get("le")): s.value for s in families["checkout_duration_seconds"].samples}
+    samples = {
+        (s.name, s.labels.get("le")): s.value for s in families["checkout_duration_seconds"].samples
+    }
     assert samples[("checkout_duration_seconds_bucket", "0.1")] == 1
     assert samples[("checkout_duration_seconds_bucket", "1.0")] == 3
     assert samples[("checkout_duration_seconds_bucket", "+Inf")] == 4
@@ -92,11 +94,37 @@ def test_promtool_accepts_the_exposition() -> None:
     """Prometheus' own linter finds no error in what we serve."""
     promtool = require_binary("promtool")
     result = subprocess.run(
-        [promtool, "check", "metrics"], input=exposition(), capture_output=True, text=True, check=False
+        [promtool, "check", "metrics"],
+        input=exposition(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     # promtool exits 3 for lint warnings (e.g. naming advice) and 1 for errors.
     assert result.returncode in (0, 3), result.stdout + result.stderr
     assert "error" not in (result.stdout + result.stderr).lower()
+
+
+def test_attributes_named_like_reserved_labels_are_renamed() -> None:
+    """An attribute `le` or `otel.scope.name` cannot break the scrape: it becomes exported_*."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    meter = provider.get_meter("odd")
+    meter.create_histogram("odd.duration", unit="s").record(
+        0.3, {"le": "x", "otel.scope.name": "y"}
+    )
+    text = render(reader.get_metrics_data(), Resource({})).decode()
+    provider.shutdown()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    bucket = families["odd_duration_seconds"].samples[0]
+    assert bucket.labels["exported_le"] == "x"
+    assert bucket.labels["exported_otel_scope_name"] == "y"
+    assert bucket.labels["otel_scope_name"] == "odd"
+    promtool = require_binary("promtool")
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert result.returncode in (0, 3), result.stdout + result.stderr
 
 
 def test_empty_collection_still_serves_target_info() -> None:

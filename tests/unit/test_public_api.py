@@ -9,8 +9,17 @@ import sys
 import otelkit
 
 HEAVY_MODULES = (
-    "fastapi", "starlette", "flask", "django", "sqlalchemy", "celery", "psutil", "grpc",
-    "requests", "opentelemetry.exporter", "prometheus_client",
+    "fastapi",
+    "starlette",
+    "flask",
+    "django",
+    "sqlalchemy",
+    "celery",
+    "psutil",
+    "grpc",
+    "requests",
+    "opentelemetry.exporter",
+    "prometheus_client",
 )
 
 
@@ -46,3 +55,29 @@ def test_init_with_prometheus_loads_no_otlp_or_grpc() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert json.loads(result.stdout) == []
+
+
+def _wsgi_get(headers: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
+    captured: dict[str, object] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+        captured["status"] = status
+        captured["headers"] = dict(response_headers)
+
+    body = b"".join(otelkit.metrics_wsgi()(headers, start_response))
+    return captured["status"], captured["headers"], body  # type: ignore[return-value]
+
+
+def test_gzip_only_when_the_client_accepts_it() -> None:
+    """`Accept-Encoding: gzip;q=0` refuses gzip; `gzip` or `gzip;q=0.5` accepts it."""
+    telemetry = otelkit.init_telemetry("enc", prometheus_port=0)
+    for accept, gzipped in (
+        ("gzip", True),
+        ("br, gzip;q=0.5", True),
+        ("gzip;q=0", False),
+        ("identity", False),
+    ):
+        status, headers, _ = _wsgi_get({"HTTP_ACCEPT_ENCODING": accept})
+        assert status == "200 OK"
+        assert (headers.get("Content-Encoding") == "gzip") is gzipped, accept
+    telemetry.shutdown()

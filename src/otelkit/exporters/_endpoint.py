@@ -6,6 +6,7 @@ prometheus plugin, ``metrics_app()`` (ASGI) and ``metrics_wsgi()`` (WSGI) only m
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import hmac
@@ -38,10 +39,17 @@ class Exposition(Protocol):
 _current: Exposition | None = None
 
 
-def set_current(exposition: Exposition | None) -> None:
+def set_current(exposition: Exposition) -> None:
     """The prometheus plugin registers its reader here; the mountable apps serve it."""
     global _current
     _current = exposition
+
+
+def clear_current(exposition: Exposition) -> None:
+    """Stop serving ``exposition`` (if it is still the current one)."""
+    global _current
+    if _current is exposition:
+        _current = None
 
 
 def _plain(status: int, message: str, extra: Iterable[tuple[str, str]] = ()) -> Response:
@@ -72,16 +80,31 @@ def respond(
         record_internal_error("prometheus.scrape", exc)
         return _plain(500, "otelkit: the scrape failed; see the otelkit log")
     headers = [("Content-Type", CONTENT_TYPE)]
-    if accept_encoding and "gzip" in accept_encoding:
+    if _accepts_gzip(accept_encoding):
         body = gzip.compress(body, compresslevel=1)
         headers.append(("Content-Encoding", "gzip"))
     headers.append(("Content-Length", str(len(body))))
     return 200, headers, body
 
 
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    """True when ``gzip`` is listed with a non-zero quality (``gzip;q=0`` refuses it)."""
+    for item in (accept_encoding or "").split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() != "gzip":
+            continue
+        quality = params.strip().lower().removeprefix("q=") if params else "1"
+        try:
+            return float(quality) > 0
+        except ValueError:
+            return False
+    return False
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # keep-alive, as Prometheus reuses its connection
+    timeout = 60  # an idle kept-alive connection's thread ends after this many seconds
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -106,23 +129,51 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    """Tracks open connections so that closing the listener also ends kept-alive scrapes."""
+
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], family: int, exposition: Exposition) -> None:
         self.address_family = family
         self.exposition = exposition
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A scraper that hangs up mid-response is routine, not worth a traceback on stderr."""
+        logger.debug("otelkit metrics endpoint: error serving %s", client_address, exc_info=True)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class Listener:
     """The plugin's own ``/metrics`` listener on a daemon thread."""
 
-    def __init__(self, host: str, port: int, exposition: Exposition) -> None:
+    def __init__(
+        self, host: str, port: int, exposition: Exposition, sources: tuple[str, str]
+    ) -> None:
+        """``sources`` name where host and port came from (variable or keyword), for errors."""
         try:
             family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
             self._server = _Server((host, port), family, exposition)
         except OSError as exc:
-            raise ConfigError(_bind_error(host, port, exc)) from None
+            raise ConfigError(_bind_error(host, port, exc, sources)) from None
         self.host, self.port = self._server.server_address[:2]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -135,19 +186,21 @@ class Listener:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         self._thread.join(timeout=2)
 
 
-def _bind_error(host: str, port: int, exc: OSError) -> str:
+def _bind_error(host: str, port: int, exc: OSError, sources: tuple[str, str]) -> str:
     where = f"{host}:{port}"
+    host_source, port_source = sources
     if exc.errno == errno.EADDRINUSE:
         return (
-            f"OTEL_EXPORTER_PROMETHEUS_PORT={port}: cannot listen on {where}, the address is "
-            "already in use. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port, or to 0 to serve "
-            "the metrics only through otelkit.metrics_app() / metrics_wsgi()."
+            f"{port_source}={port}: cannot listen on {where}, the address is already in use. "
+            f"Set {port_source} to a free port, or to 0 to serve the metrics only through "
+            "otelkit.metrics_app() / metrics_wsgi()."
         )
     return (
-        f"OTEL_EXPORTER_PROMETHEUS_HOST={host!r}: cannot listen on {where} "
+        f"{host_source}={host!r}: cannot listen on {where} "
         f"({exc.strerror or exc}). "
         "Accepted: a local interface address or host name, such as 127.0.0.1, ::1 or 0.0.0.0."
     )

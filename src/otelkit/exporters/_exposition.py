@@ -71,6 +71,7 @@ _INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]+")
 _INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]+")
 _ANNOTATION = re.compile(r"\{[^}]*\}")
 _REPEATED_UNDERSCORES = re.compile(r"__+")
+_HISTOGRAM_RESERVED = frozenset({"le"})
 
 
 def _sanitize(name: str, pattern: re.Pattern[str]) -> str:
@@ -134,11 +135,24 @@ def format_value(value: float) -> str:
     return repr(float(value))
 
 
-def labels(attributes: Mapping[str, AttributeValue] | None, extra: Sequence[str] = ()) -> str:
-    """``{a="1",b="2"}`` with keys sanitized; keys that collide after it get their values joined."""
+def labels(
+    attributes: Mapping[str, AttributeValue] | None,
+    extra: Sequence[str] = (),
+    reserved: frozenset[str] = frozenset(),
+) -> str:
+    """``{a="1",b="2"}`` with keys sanitized; keys that collide after it get their values joined.
+
+    ``extra`` are ready-made ``name="value"`` pairs (the scope); an attribute whose name clashes
+    with them or with ``reserved`` (``le`` of a histogram) becomes ``exported_<name>``, as
+    Prometheus itself does, so one odd attribute can never make the whole scrape invalid.
+    """
+    taken = reserved | {pair.partition("=")[0] for pair in extra}
     merged: dict[str, list[str]] = {}
     for key, value in sorted((attributes or {}).items()):
-        merged.setdefault(label_name(key), []).append(_label_value(value))
+        name = label_name(key)
+        if name in taken:
+            name = "exported_" + name
+        merged.setdefault(name, []).append(_label_value(value))
     parts = [*extra, *(f'{k}="{_escape(";".join(v))}"' for k, v in merged.items())]
     return "{" + ",".join(parts) + "}" if parts else ""
 
@@ -209,7 +223,7 @@ def _add_metric(
     if isinstance(data, Histogram):
         base = family_name
         for point in data.data_points:
-            tail = labels(point.attributes, scope)[1:]  # without the opening brace
+            tail = labels(point.attributes, scope, _HISTOGRAM_RESERVED)[1:]  # without the "{"
             cumulative = 0
             for bound, count in zip(
                 _bounds(point.explicit_bounds), point.bucket_counts, strict=True

@@ -214,14 +214,12 @@ class OtlpPlugin(ExporterPlugin):
         if endpoint is None:
             base = options["endpoint"] or f"http://localhost:{_DEFAULT_PORTS[protocol]}"
             endpoint = _join_path(base, _SIGNAL_PATHS[signal]) if protocol != "grpc" else base
-        headers = options["headers"] or {}
-        if options[f"{signal}_headers"]:
-            headers = {**headers, **options[f"{signal}_headers"]}
+        headers = pick("headers") or {}
         timeout_ms = pick("timeout") or 10_000.0
         return SignalConfig(
             protocol=protocol,
             endpoint=endpoint,
-            headers=MappingProxyType(dict(headers)),
+            headers=headers,
             timeout_s=timeout_ms / 1000.0,
             compression=pick("compression") or "none",
             certificate=pick("certificate"),

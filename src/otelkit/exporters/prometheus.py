@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.metrics.export import MetricExportResult, MetricReader, MetricsData
+from opentelemetry.sdk.metrics.export import MetricReader, MetricsData
 
 from otelkit import _parse
 from otelkit._config import Setting
+from otelkit._errors import ConfigError
 from otelkit._plugins import ExporterPlugin
 from otelkit.exporters import _endpoint, _exposition
 
@@ -55,9 +56,6 @@ class PrometheusReader(MetricReader):
         return f"<PrometheusReader token={'set' if self.token else 'none'}>"
 
 
-del MetricExportResult
-
-
 class PrometheusPlugin(ExporterPlugin):
     name = "prometheus"
     signals = frozenset({"metrics"})
@@ -100,8 +98,6 @@ class PrometheusPlugin(ExporterPlugin):
     def validate(self) -> None:
         token: Secret | None = self.options["token"]
         if token is not None and any(c.isspace() for c in token.value):
-            from otelkit._errors import ConfigError
-
             raise ConfigError(
                 "OTELKIT_PROMETHEUS_TOKEN='***' is not valid: it contains whitespace, which no "
                 "Authorization header can carry. Accepted: any text without spaces."
@@ -110,7 +106,12 @@ class PrometheusPlugin(ExporterPlugin):
     def metric_reader(self, resource: Resource) -> MetricReader:
         reader = PrometheusReader(resource, self.options["token"])
         if self.options["port"]:
-            self._listener = _endpoint.Listener(self.options["host"], self.options["port"], reader)
+            self._listener = _endpoint.Listener(
+                self.options["host"],
+                self.options["port"],
+                reader,
+                (self.source("host"), self.source("port")),
+            )
         self._reader = reader
         _endpoint.set_current(reader)
         return reader
@@ -124,5 +125,5 @@ class PrometheusPlugin(ExporterPlugin):
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-        if _endpoint._current is self._reader:
-            _endpoint.set_current(None)
+        if self._reader is not None:
+            _endpoint.clear_current(self._reader)
