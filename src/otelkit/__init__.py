@@ -1,12 +1,19 @@
 """otelkit: production-grade OpenTelemetry for Python services, with one call at start-up.
 
-The whole public API is listed in ``__all__``; everything else lives in private modules.
+The whole public API is listed in ``__all__``; everything else lives in private modules. The
+OpenTelemetry SDK is imported on first use of a name that needs it, so ``import otelkit`` stays
+cheap for modules that only decorate functions at import time.
 """
 
+import importlib as _importlib
+import typing as _typing
+
 from otelkit._errors import ConfigError
-from otelkit._telemetry import Telemetry, init_telemetry
 from otelkit._version import __version__
-from otelkit.exporters._endpoint import metrics_app, metrics_wsgi
+
+if _typing.TYPE_CHECKING:
+    from otelkit._telemetry import Telemetry, init_telemetry
+    from otelkit.exporters._endpoint import metrics_app, metrics_wsgi
 
 __all__ = [
     "ConfigError",
@@ -16,3 +23,23 @@ __all__ = [
     "metrics_app",
     "metrics_wsgi",
 ]
+
+_LAZY = {
+    "Telemetry": "otelkit._telemetry",
+    "init_telemetry": "otelkit._telemetry",
+    "metrics_app": "otelkit.exporters._endpoint",
+    "metrics_wsgi": "otelkit.exporters._endpoint",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otelkit' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,8 +1,3 @@
-"""The installed version of otelkit."""
+"""The version of otelkit (single source: pyproject.toml reads it from here)."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("otelkit")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0.dev0"
