@@ -6,10 +6,13 @@ of the machine hits all of them alike; the reported figure is the median over ro
 
 from __future__ import annotations
 
+import gc
 import json
 import platform
 import statistics
+import sys
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,9 +39,25 @@ class Result:
     baseline: str
     medians: dict[str, float] = field(default_factory=dict)
     rounds: int = 0
+    references: tuple[str, ...] = ()
+    """Variants whose overhead above the baseline each variant's overhead is divided by."""
+    columns: dict[str, dict[str, float]] = field(default_factory=dict)
+    """More figures per variant (column name → variant → value), e.g. from ``allocations()``."""
+    notes: list[str] = field(default_factory=list)
+    """Lines printed under the table (sanity checks)."""
+    ok: bool = True
+    """False when a sanity check failed: the figures are not to be trusted."""
 
     def ratio(self, name: str) -> float:
         return self.medians[name] / self.medians[self.baseline]
+
+    def overhead(self, name: str) -> float:
+        return self.medians[name] - self.medians[self.baseline]
+
+    def overhead_ratio(self, name: str, reference: str) -> float | None:
+        """``name``'s overhead over ``reference``'s; None when the reference's is not positive."""
+        below = self.overhead(reference)
+        return self.overhead(name) / below if below > 0 else None
 
 
 def measure(
@@ -63,16 +82,70 @@ def measure(
     return Result(benchmark, unit, baseline, medians, rounds)
 
 
+def allocations(run: Callable[[], object], calls: int = 50) -> dict[str, float]:
+    """Memory per call of ``run``, in an untimed pass under tracemalloc (medians over calls).
+
+    ``peak_B``: the high-water mark above the level before the call (the call's transient
+    working set). ``retained_B`` / ``retained_blocks``: what is still allocated after the call
+    and a collection of the young generations (e.g. spans waiting in an export queue).
+    Blocks come from ``sys.getallocatedblocks()``, which counts every object allocation.
+    """
+    peaks, kept, blocks = [0] * calls, [0] * calls, [0] * calls
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            run()
+        for index in range(calls):
+            gc.collect(1)
+            before_blocks = sys.getallocatedblocks()
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            run()
+            peak = tracemalloc.get_traced_memory()[1]
+            gc.collect(1)
+            after = tracemalloc.get_traced_memory()[0]
+            after_blocks = sys.getallocatedblocks()
+            peaks[index] = peak - before
+            kept[index] = after - before
+            blocks[index] = after_blocks - before_blocks
+    finally:
+        tracemalloc.stop()
+    return {
+        "peak_B": statistics.median(peaks),
+        "retained_B": statistics.median(kept),
+        "retained_blocks": statistics.median(blocks),
+    }
+
+
+def _print(result: Result) -> None:
+    print(f"\n{result.benchmark} (median of {result.rounds} rounds)")
+    width = max(len(n) for n in result.medians)
+    references = [r for r in result.references if r in result.medians]
+    header = f"  {'':<{width}}  {result.unit:>10}  {'×' + result.baseline:>8}"
+    if references:
+        header += f"  {'overhead':>9}" + "".join(f"  {'÷ ' + r:>{len(r) + 2}}" for r in references)
+    header += "".join(f"  {column:>15}" for column in result.columns)
+    print(header)
+    for variant, value in result.medians.items():
+        line = f"  {variant:<{width}}  {value:10.3f}  {result.ratio(variant):7.2f}x"
+        if references:
+            line += f"  {result.overhead(variant):+9.2f}"
+            for reference in references:
+                ratio = result.overhead_ratio(variant, reference)
+                cell = "n/a" if ratio is None else f"{ratio:.2f}x"
+                line += f"  {cell:>{len(reference) + 2}}"
+        for values in result.columns.values():
+            figure = values.get(variant)
+            line += f"  {'' if figure is None else f'{figure:,.0f}':>15}"
+        print(line)
+    for note in result.notes:
+        print(f"  {note}")
+
+
 def report(results: list[Result], name: str) -> Path:
     """Print one table per benchmark and write them all to bench/results/<name>.json."""
     for result in results:
-        print(f"\n{result.benchmark} (median of {result.rounds} rounds)")
-        width = max(len(n) for n in result.medians)
-        for variant, value in result.medians.items():
-            print(
-                f"  {variant:<{width}}  {value:10.3f} {result.unit}"
-                f"   {result.ratio(variant):.2f}x {result.baseline}"
-            )
+        _print(result)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {
@@ -85,6 +158,20 @@ def report(results: list[Result], name: str) -> Path:
                 "rounds": r.rounds,
                 "medians": r.medians,
                 "ratios_to_baseline": {n: r.ratio(n) for n in r.medians},
+                **(
+                    {
+                        "overheads": {n: r.overhead(n) for n in r.medians},
+                        "overhead_ratios": {
+                            ref: {n: r.overhead_ratio(n, ref) for n in r.medians}
+                            for ref in r.references
+                            if ref in r.medians
+                        },
+                    }
+                    if r.references
+                    else {}
+                ),
+                **({"columns": r.columns} if r.columns else {}),
+                **({"notes": r.notes} if r.notes else {}),
             }
             for r in results
         ],

@@ -12,6 +12,7 @@ from otelkit._errors import ConfigError
 from otelkit._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from otelkit._instrument import instrument_app
     from otelkit._telemetry import Telemetry, init_telemetry
     from otelkit.exporters._endpoint import metrics_app, metrics_wsgi
 
@@ -20,6 +21,7 @@ __all__ = [
     "Telemetry",
     "__version__",
     "init_telemetry",
+    "instrument_app",
     "metrics_app",
     "metrics_wsgi",
 ]
@@ -27,6 +29,7 @@ __all__ = [
 _LAZY = {
     "Telemetry": "otelkit._telemetry",
     "init_telemetry": "otelkit._telemetry",
+    "instrument_app": "otelkit._instrument",
     "metrics_app": "otelkit.exporters._endpoint",
     "metrics_wsgi": "otelkit.exporters._endpoint",
 }

@@ -150,6 +150,15 @@ def _instrument(value: object) -> tuple[str, ...]:
     return names
 
 
+def _url_paths(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else _parse.iterable(value)
+    paths = tuple(dict.fromkeys(p for p in (_parse.text(item) for item in items) if p))
+    for path in paths:
+        if not path.startswith("/") or any(c.isspace() for c in path):
+            raise _parse.Invalid(f"{path!r} is not a path starting with '/'")
+    return paths
+
+
 def _sampler_arg(value: object) -> float | None:
     if isinstance(value, str) and not value.strip():
         return None
@@ -288,6 +297,22 @@ CORE_SETTINGS: tuple[Setting[Any], ...] = (
         default_doc="the semantic-convention advisory buckets (0.005 … 10)",
     ),
     Setting(
+        "http_excluded_urls",
+        "OTELKIT_HTTP_EXCLUDED_URLS",
+        _url_paths,
+        ("/healthz", "/readyz", "/metrics"),
+        "a comma list of paths, each starting with `/`; `/p/*` excludes `/p` and below",
+        "Requests to these paths are not measured (health probes, scrapes).",
+    ),
+    Setting(
+        "http_body_size",
+        "OTELKIT_HTTP_BODY_SIZE",
+        _parse.boolean,
+        False,
+        "`on`/`off` (or `true`/`false`)",
+        "Also record `http.server.request.body.size` and `http.server.response.body.size`.",
+    ),
+    Setting(
         "shutdown_timeout_s",
         "OTELKIT_SHUTDOWN_TIMEOUT",
         _parse.positive_number,
@@ -317,6 +342,8 @@ class Settings:
     traces_sampler_arg: float | None
     instrument: tuple[str, ...]
     http_buckets: tuple[float, ...]
+    http_excluded_urls: tuple[str, ...]
+    http_body_size: bool
     shutdown_timeout_s: float
     exporter_options: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})

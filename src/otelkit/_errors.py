@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,10 +60,11 @@ def record_internal_error(component: str, exc: BaseException) -> None:
         )
 
 
-def guarded(component: str, default: R) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def guarded(component: str, default: Any = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a telemetry-path function so that it never raises into the caller.
 
-    On error it returns ``default``, counts the error and logs it once per kind.
+    On error it returns ``default`` (which must fit the function's return type), counts the
+    error and logs it once per kind.
     """
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
@@ -74,7 +75,7 @@ def guarded(component: str, default: R) -> Callable[[Callable[P, R]], Callable[P
                 if _raise:
                     raise
                 record_internal_error(component, exc)
-                return default
+                return default  # type: ignore[no-any-return]
 
         wrapper.__name__ = fn.__name__
         wrapper.__qualname__ = fn.__qualname__

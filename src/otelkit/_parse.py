@@ -159,7 +159,7 @@ def name_list(value: object) -> tuple[str, ...]:
 
 def number_list(value: object) -> tuple[float, ...]:
     """Histogram boundaries: a comma list of finite, non-negative, strictly increasing numbers."""
-    raw: Iterable[object] = text(value).split(",") if isinstance(value, str) else _iterable(value)
+    raw: Iterable[object] = text(value).split(",") if isinstance(value, str) else iterable(value)
     bounds = []
     for item in raw:
         if isinstance(item, str) and not item.strip():
@@ -176,7 +176,7 @@ def number_list(value: object) -> tuple[float, ...]:
     return tuple(bounds)
 
 
-def _iterable(value: object) -> Iterable[object]:
+def iterable(value: object) -> Iterable[object]:
     if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
         return value
     raise Invalid(f"expected a comma-separated string or a list, got {type(value).__name__}")

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
 
+from otelkit._fastpath import REGISTRY
 from otelkit.instrumentation.logging import OtelLogHandler
 
 if TYPE_CHECKING:
@@ -47,9 +48,11 @@ class Pipeline:
     log_handler: OtelLogHandler | None = None
     readers: list[MetricReader] = field(default_factory=list)
 
-    def close_plugins(self) -> None:
+    def close(self) -> None:
+        """After the providers shut down: release the plugins, detach the fast instruments."""
         for plugin in self.plugins.values():
             plugin.close()
+        REGISTRY.detach()
 
 
 def build_sampler(settings: Settings) -> Sampler:
@@ -115,6 +118,7 @@ def build(
         views=build_views(settings),
         shutdown_on_exit=False,
     )
+    REGISTRY.attach(readers, resource)
     tracer_provider = TracerProvider(
         resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False
     )

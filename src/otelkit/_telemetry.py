@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -93,6 +94,8 @@ class Telemetry:
         with _lock:
             if _active is self:
                 _active = None
+        if "otelkit._instrument" in sys.modules:
+            sys.modules["otelkit._instrument"].AUTO.uninstall()
         pipeline = self._pipeline
         if pipeline is None:
             return True
@@ -109,7 +112,7 @@ class Telemetry:
             },
             seconds,
         )
-        pipeline.close_plugins()
+        pipeline.close()
         return done
 
     def __repr__(self) -> str:
@@ -175,6 +178,10 @@ def init_telemetry(
         telemetry = Telemetry(settings, pipeline)
         telemetry._hooks.install()
         _active = telemetry
+        if settings.instrument:
+            from otelkit._instrument import AUTO
+
+            AUTO.install(settings)
         logger.debug("otelkit: telemetry configured: %r", settings)
         return telemetry
 

@@ -1,0 +1,464 @@
+"""otelkit's own pre-aggregating instruments for the hot path, fed to the SDK at collection time.
+
+An OpenTelemetry SDK ``Histogram.record`` walks the measurement pipeline (measurement object,
+exemplar filter, per-reader storages, attribute hashing) on every call; that is most of an HTTP
+request's telemetry budget. Here a series is found once per attribute set (a dict lookup by a
+small tuple the caller builds) and recording is a bisect and a few additions under the series'
+own lock. When a reader collects, every series becomes an OpenTelemetry data point and is added
+to what the SDK collected, in the reader's temporality: the exporters, the Prometheus exposition
+and the in-memory test reader see ordinary OTel metric data.
+
+What the SDK would do and this keeps: explicit-bucket histograms with count, sum, min and max;
+cumulative and delta temporality per reader (delta min/max per interval); a cardinality limit
+per instrument with overflow into ``otel.metric.overflow=true``. What it does not do: views and
+exemplars do not apply to these instruments (their buckets are set by otelkit's settings).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.sdk.metrics._internal.instrument import (
+    _Counter,
+    _Histogram,
+    _UpDownCounter,
+)
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricsData,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+    Sum,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.util.types import Attributes
+
+__all__ = ["REGISTRY", "FastHistogram", "FastSum", "Registry"]
+
+DEFAULT_CARDINALITY_LIMIT = 2000
+OVERFLOW_ATTRIBUTES: Mapping[str, Any] = {"otel.metric.overflow": True}
+_OVERFLOW_KEY = object()
+_INF = float("inf")
+
+AttributesArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+
+
+class _HistogramSeries:
+    """One attribute set of a histogram: bucket counts, sum, count, min, max."""
+
+    __slots__ = (
+        "attributes",
+        "bounds",
+        "count",
+        "counts",
+        "interval_max",
+        "interval_min",
+        "lock",
+        "max",
+        "min",
+        "start_ns",
+        "total",
+    )
+
+    def __init__(self, attributes: Attributes, bounds: tuple[float, ...], slots: int) -> None:
+        self.attributes = attributes
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+        self.count = 0
+        self.min = _INF
+        self.max = -_INF
+        # Per delta reader: min and max since that reader last collected.
+        self.interval_min = [_INF] * slots
+        self.interval_max = [-_INF] * slots
+        self.lock = threading.Lock()
+        self.start_ns = time.time_ns()
+
+    def record(self, value: float) -> None:
+        index = bisect_left(self.bounds, value)
+        with self.lock:
+            self.counts[index] += 1
+            self.total += value
+            self.count += 1
+            if value < self.min:
+                self.min = value
+            if value > self.max:
+                self.max = value
+            for slot in range(len(self.interval_min)):
+                if value < self.interval_min[slot]:
+                    self.interval_min[slot] = value
+                if value > self.interval_max[slot]:
+                    self.interval_max[slot] = value
+
+    def add_slot(self) -> None:
+        with self.lock:
+            self.interval_min.append(_INF)
+            self.interval_max.append(-_INF)
+
+
+class _SumSeries:
+    __slots__ = ("attributes", "lock", "start_ns", "value")
+
+    def __init__(self, attributes: Attributes) -> None:
+        self.attributes = attributes
+        self.value: float = 0
+        self.lock = threading.Lock()
+        self.start_ns = time.time_ns()
+
+    def add(self, amount: float) -> None:
+        with self.lock:
+            self.value += amount
+
+
+class _Instrument:
+    """Series by key, created on first use, at most ``limit - 1`` plus the overflow series."""
+
+    sdk_class: type
+
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        description: str,
+        scope: InstrumentationScope,
+        limit: int,
+    ) -> None:
+        self.name = name
+        self.unit = unit
+        self.description = description
+        self.scope = scope
+        self.limit = limit
+        self._series: dict[Hashable, Any] = {}
+        self._create_lock = threading.Lock()
+
+    def _new_series(self, attributes: Attributes) -> Any:
+        raise NotImplementedError
+
+    def _series_for(self, key: Hashable, attributes: AttributesArg) -> Any:
+        series = self._series.get(key)
+        if series is not None:
+            return series
+        with self._create_lock:
+            series = self._series.get(key)
+            if series is not None:
+                return series
+            if len(self._series) >= self.limit - 1:
+                key, attributes = _OVERFLOW_KEY, OVERFLOW_ATTRIBUTES
+                series = self._series.get(key)
+                if series is not None:
+                    return series
+            resolved = attributes() if callable(attributes) else attributes
+            series = self._series[key] = self._new_series(dict(resolved))
+            return series
+
+    def all_series(self) -> list[Any]:
+        return list(self._series.values())
+
+    def reset(self) -> None:
+        with self._create_lock:
+            self._series = {}
+
+
+class FastHistogram(_Instrument):
+    """An explicit-bucket histogram; ``record(key, attributes, value)`` on the hot path."""
+
+    sdk_class = _Histogram
+
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        description: str,
+        scope: InstrumentationScope,
+        boundaries: tuple[float, ...],
+        limit: int = DEFAULT_CARDINALITY_LIMIT,
+    ) -> None:
+        super().__init__(name, unit, description, scope, limit)
+        self.boundaries = tuple(float(b) for b in boundaries)
+        self.slots = 0
+
+    def _new_series(self, attributes: Attributes) -> _HistogramSeries:
+        return _HistogramSeries(attributes, self.boundaries, self.slots)
+
+    def series(self, key: Hashable, attributes: AttributesArg) -> _HistogramSeries:
+        """The series for ``key``; ``attributes`` (or a function giving them) is used once."""
+        series: _HistogramSeries = self._series_for(key, attributes)
+        return series
+
+    def record(self, key: Hashable, attributes: AttributesArg, value: float) -> None:
+        self._series_for(key, attributes).record(value)
+
+    def add_slot(self) -> int:
+        with self._create_lock:
+            slot = self.slots
+            self.slots += 1
+            for series in self._series.values():
+                series.add_slot()
+        return slot
+
+
+class FastSum(_Instrument):
+    """A counter (monotonic) or up-down counter."""
+
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        description: str,
+        scope: InstrumentationScope,
+        monotonic: bool,
+        limit: int = DEFAULT_CARDINALITY_LIMIT,
+    ) -> None:
+        super().__init__(name, unit, description, scope, limit)
+        self.monotonic = monotonic
+        self.sdk_class = _Counter if monotonic else _UpDownCounter
+
+    def _new_series(self, attributes: Attributes) -> _SumSeries:
+        return _SumSeries(attributes)
+
+    def series(self, key: Hashable, attributes: AttributesArg) -> _SumSeries:
+        series: _SumSeries = self._series_for(key, attributes)
+        return series
+
+    def add(self, key: Hashable, attributes: AttributesArg, amount: float) -> None:
+        self._series_for(key, attributes).add(amount)
+
+
+class _ReaderState:
+    """What one reader has already seen, to compute its deltas."""
+
+    def __init__(self, reader: MetricReader) -> None:
+        # The reader's temporality per SDK instrument class; the SDK keeps it on the reader.
+        self.temporality: Mapping[Any, AggregationTemporality] = (
+            reader._instrument_class_temporality
+        )
+        self.last_ns = time.time_ns()
+        self.previous: dict[int, tuple[Any, ...]] = {}
+        self.slots: dict[int, int] = {}  # id(histogram) -> interval slot
+
+    def is_delta(self, instrument: _Instrument) -> bool:
+        return self.temporality.get(instrument.sdk_class) == AggregationTemporality.DELTA
+
+
+class Registry:
+    """All fast instruments of the process, by name, and the readers they feed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._instruments: dict[str, _Instrument] = {}
+        self._readers: dict[int, _ReaderState] = {}
+        self._resource: Resource | None = None
+
+    def histogram(
+        self,
+        name: str,
+        *,
+        unit: str,
+        description: str,
+        scope: InstrumentationScope,
+        boundaries: tuple[float, ...],
+    ) -> FastHistogram:
+        """The histogram of this name, created on first request (same name → same object)."""
+        with self._lock:
+            existing = self._instruments.get(name)
+            if isinstance(existing, FastHistogram) and existing.boundaries == tuple(
+                float(b) for b in boundaries
+            ):
+                return existing
+            if existing is not None:
+                raise ValueError(f"instrument {name!r} already exists with another definition")
+            instrument = FastHistogram(name, unit, description, scope, boundaries)
+            for state in self._readers.values():
+                if state.is_delta(instrument):
+                    state.slots[id(instrument)] = instrument.add_slot()
+            self._instruments[name] = instrument
+            return instrument
+
+    def sum(
+        self,
+        name: str,
+        *,
+        unit: str,
+        description: str,
+        scope: InstrumentationScope,
+        monotonic: bool,
+    ) -> FastSum:
+        with self._lock:
+            existing = self._instruments.get(name)
+            if isinstance(existing, FastSum) and existing.monotonic == monotonic:
+                return existing
+            if existing is not None:
+                raise ValueError(f"instrument {name!r} already exists with another definition")
+            instrument = FastSum(name, unit, description, scope, monotonic)
+            self._instruments[name] = instrument
+            return instrument
+
+    def attach(self, readers: list[MetricReader], resource: Resource) -> None:
+        """Add the fast instruments to every collection of these readers (after the SDK's)."""
+        with self._lock:
+            self._resource = resource
+            for reader in readers:
+                state = _ReaderState(reader)
+                for instrument in self._instruments.values():
+                    if isinstance(instrument, FastHistogram) and state.is_delta(instrument):
+                        state.slots[id(instrument)] = instrument.add_slot()
+                self._readers[id(reader)] = state
+                original: Any = reader._collect
+                wrapped: Any = self._wrap(original, state)
+                reader._set_collect_callback(wrapped)
+
+    def detach(self) -> None:
+        """Forget the readers and every recorded value (a new configuration starts from zero)."""
+        with self._lock:
+            self._readers.clear()
+            self._resource = None
+            for instrument in self._instruments.values():
+                instrument.reset()
+                if isinstance(instrument, FastHistogram):
+                    instrument.slots = 0
+
+    def _wrap(
+        self, original: Callable[..., MetricsData | None] | None, state: _ReaderState
+    ) -> Callable[..., MetricsData | None]:
+        def collect(reader: MetricReader, timeout_millis: float = 10_000) -> MetricsData | None:
+            data = original(reader, timeout_millis=timeout_millis) if original else None
+            return self._merge(data, self._collect(state))
+
+        return collect
+
+    def _collect(self, state: _ReaderState) -> list[ScopeMetrics]:
+        now = time.time_ns()
+        by_scope: dict[InstrumentationScope, list[Metric]] = {}
+        with self._lock:
+            instruments = list(self._instruments.values())
+        for instrument in instruments:
+            metric = (
+                _histogram_metric(instrument, state, now)
+                if isinstance(instrument, FastHistogram)
+                else _sum_metric(instrument, state, now)  # type: ignore[arg-type]
+            )
+            if metric is not None:
+                by_scope.setdefault(instrument.scope, []).append(metric)
+        state.last_ns = now
+        return [
+            ScopeMetrics(scope=scope, metrics=metrics, schema_url=scope.schema_url or "")
+            for scope, metrics in by_scope.items()
+        ]
+
+    def _merge(self, data: MetricsData | None, scopes: list[ScopeMetrics]) -> MetricsData | None:
+        if not scopes:
+            return data
+        if data is None or not data.resource_metrics:
+            assert self._resource is not None
+            return MetricsData(
+                resource_metrics=[
+                    ResourceMetrics(resource=self._resource, scope_metrics=scopes, schema_url="")
+                ]
+            )
+        first, *rest = data.resource_metrics
+        merged = ResourceMetrics(
+            resource=first.resource,
+            scope_metrics=[*first.scope_metrics, *scopes],
+            schema_url=first.schema_url,
+        )
+        return MetricsData(resource_metrics=[merged, *rest])
+
+
+def _histogram_metric(instrument: FastHistogram, state: _ReaderState, now: int) -> Metric | None:
+    delta = state.is_delta(instrument)
+    slot = state.slots.get(id(instrument), -1)
+    points = []
+    for series in instrument.all_series():
+        with series.lock:
+            counts = list(series.counts)
+            total, count, low, high = series.total, series.count, series.min, series.max
+            if delta and slot >= 0:
+                low, high = series.interval_min[slot], series.interval_max[slot]
+                series.interval_min[slot], series.interval_max[slot] = _INF, -_INF
+        start = series.start_ns
+        if delta:
+            previous = state.previous.get(id(series))
+            state.previous[id(series)] = (counts, total, count)
+            if previous is not None:
+                counts = [a - b for a, b in zip(counts, previous[0], strict=True)]
+                total, count = total - previous[1], count - previous[2]
+                start = state.last_ns
+            if count == 0:
+                continue
+        points.append(
+            HistogramDataPoint(
+                attributes=series.attributes,
+                start_time_unix_nano=start,
+                time_unix_nano=now,
+                count=count,
+                sum=total,
+                bucket_counts=counts,
+                explicit_bounds=list(instrument.boundaries),
+                min=low,
+                max=high,
+                exemplars=[],
+            )
+        )
+    if not points:
+        return None
+    temporality = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
+    return Metric(
+        name=instrument.name,
+        description=instrument.description,
+        unit=instrument.unit,
+        data=Histogram(data_points=points, aggregation_temporality=temporality),
+    )
+
+
+def _sum_metric(instrument: FastSum, state: _ReaderState, now: int) -> Metric | None:
+    delta = state.is_delta(instrument)
+    points = []
+    for series in instrument.all_series():
+        with series.lock:
+            value = series.value
+        start = series.start_ns
+        if delta:
+            previous = state.previous.get(id(series))
+            state.previous[id(series)] = (value,)
+            if previous is not None:
+                value -= previous[0]
+                start = state.last_ns
+            if value == 0 and previous is not None:
+                continue
+        points.append(
+            NumberDataPoint(
+                attributes=series.attributes,
+                start_time_unix_nano=start,
+                time_unix_nano=now,
+                value=value,
+                exemplars=[],
+            )
+        )
+    if not points:
+        return None
+    temporality = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
+    return Metric(
+        name=instrument.name,
+        description=instrument.description,
+        unit=instrument.unit,
+        data=Sum(
+            data_points=points,
+            aggregation_temporality=temporality,
+            is_monotonic=instrument.monotonic,
+        ),
+    )
+
+
+REGISTRY = Registry()
