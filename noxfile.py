@@ -72,7 +72,16 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the peers, in one process run; writes bench/results/*.json."""
+    """Benchmarks against the peers, in one process run; writes bench/results/*.json.
+
+    http_load needs the Debian ``wrk``, installed here when missing.
+    """
+    if shutil.which("wrk") is None:
+        session.log("installing wrk (the load generator of the http_load benchmark)")
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run(*sudo, "apt-get", "update", "-qq", external=True, env=env)
+        session.run(*sudo, "apt-get", "install", "-y", "-qq", "wrk", external=True, env=env)
     session.install("-e", ".[dev,bench]")
     session.run("python", "-m", "bench", *session.posargs)
 

@@ -87,29 +87,40 @@ def allocations(run: Callable[[], object], calls: int = 50) -> dict[str, float]:
 
     ``peak_B``: the high-water mark above the level before the call (the call's transient
     working set). ``retained_B`` / ``retained_blocks``: what is still allocated after the call
-    and a collection of the young generations (e.g. spans waiting in an export queue).
-    Blocks come from ``sys.getallocatedblocks()``, which counts every object allocation.
+    and a garbage collection (e.g. spans waiting in an export queue). Blocks come from
+    ``sys.getallocatedblocks()``, which counts every object allocation. The same pass over an
+    empty call is subtracted (the bookkeeping's own integers).
     """
+    measured = _allocation_pass(run, calls)
+    empty = _allocation_pass(lambda: None, calls)
+    return {key: value - empty[key] for key, value in measured.items()}
+
+
+def _allocation_pass(run: Callable[[], object], calls: int) -> dict[str, float]:
     peaks, kept, blocks = [0] * calls, [0] * calls, [0] * calls
+    # Objects from before the pass are frozen, so that a collection after each call is cheap.
+    gc.collect()
+    gc.freeze()
     tracemalloc.start()
     try:
         for _ in range(3):
             run()
         for index in range(calls):
-            gc.collect(1)
-            before_blocks = sys.getallocatedblocks()
+            gc.collect()
             before = tracemalloc.get_traced_memory()[0]
+            before_blocks = sys.getallocatedblocks()
             tracemalloc.reset_peak()
             run()
             peak = tracemalloc.get_traced_memory()[1]
-            gc.collect(1)
-            after = tracemalloc.get_traced_memory()[0]
+            gc.collect()
             after_blocks = sys.getallocatedblocks()
+            after = tracemalloc.get_traced_memory()[0]
             peaks[index] = peak - before
             kept[index] = after - before
             blocks[index] = after_blocks - before_blocks
     finally:
         tracemalloc.stop()
+        gc.unfreeze()
     return {
         "peak_B": statistics.median(peaks),
         "retained_B": statistics.median(kept),
@@ -118,26 +129,35 @@ def allocations(run: Callable[[], object], calls: int = 50) -> dict[str, float]:
 
 
 def _print(result: Result) -> None:
-    print(f"\n{result.benchmark} (median of {result.rounds} rounds)")
+    rounds = f" (median of {result.rounds} rounds)" if result.rounds else ""
+    print(f"\n{result.benchmark}{rounds}")
     width = max(len(n) for n in result.medians)
     references = [r for r in result.references if r in result.medians]
-    header = f"  {'':<{width}}  {result.unit:>10}  {'×' + result.baseline:>8}"
+    header = f"  {'':<{width}}  {result.unit:>10}  {'x' + result.baseline:>8}"
     if references:
         header += f"  {'overhead':>9}" + "".join(f"  {'÷ ' + r:>{len(r) + 2}}" for r in references)
-    header += "".join(f"  {column:>15}" for column in result.columns)
     print(header)
     for variant, value in result.medians.items():
-        line = f"  {variant:<{width}}  {value:10.3f}  {result.ratio(variant):7.2f}x"
+        line = f"  {variant:<{width}}  {value:10.2f}  {result.ratio(variant):7.2f}x"
         if references:
             line += f"  {result.overhead(variant):+9.2f}"
             for reference in references:
                 ratio = result.overhead_ratio(variant, reference)
-                cell = "n/a" if ratio is None else f"{ratio:.2f}x"
+                cell = (
+                    "-"
+                    if variant == result.baseline
+                    else ("n/a" if ratio is None else f"{ratio:.2f}x")
+                )
                 line += f"  {cell:>{len(reference) + 2}}"
-        for values in result.columns.values():
-            figure = values.get(variant)
-            line += f"  {'' if figure is None else f'{figure:,.0f}':>15}"
         print(line)
+    if result.columns:
+        print(f"  {'per call':<{width}}" + "".join(f"  {c:>15}" for c in result.columns))
+        for variant in result.medians:
+            cells = (values.get(variant) for values in result.columns.values())
+            print(
+                f"  {variant:<{width}}"
+                + "".join(f"  {'' if v is None else f'{v:,.0f}':>15}" for v in cells)
+            )
     for note in result.notes:
         print(f"  {note}")
 

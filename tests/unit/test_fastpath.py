@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
@@ -18,6 +18,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otelkit._fastpath import Registry
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SCOPE = InstrumentationScope("fast", "1.0")
