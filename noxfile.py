@@ -8,7 +8,7 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "core", "http"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -36,6 +36,14 @@ def tests(session: nox.Session) -> None:
         )
     session.install("-e", ".[dev]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("fastapi", ["<0.142", ">=0.142"])
+def http(session: nox.Session, fastapi: str) -> None:
+    """The HTTP tests against a FastAPI without native telemetry and one with it."""
+    session.install("-e", ".[dev]", f"fastapi{fastapi}")
+    session.run("pytest", "-p", "no:cacheprovider", "tests/http", *session.posargs)
 
 
 @nox.session

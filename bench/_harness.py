@@ -191,7 +191,7 @@ def report(results: list[Result], name: str) -> Path:
                     else {}
                 ),
                 **({"columns": r.columns} if r.columns else {}),
-                **({"notes": r.notes} if r.notes else {}),
+                **({"notes": r.notes, "checks_passed": r.ok} if r.notes else {}),
             }
             for r in results
         ],

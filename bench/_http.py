@@ -8,11 +8,11 @@ time the way a third-party distribution registers one (a ``*.dist-info`` with an
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,7 +28,7 @@ from bench._harness import Result, Variant, allocations, measure
 from otelkit.exporters import ExporterPlugin
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
@@ -69,20 +69,28 @@ class DiscardPlugin(ExporterPlugin):
         return DiscardPlugin.exporter
 
 
-def register_plugin() -> None:
-    """Install ``bench-discard`` as a third-party distribution would: an entry point on sys.path."""
+@contextmanager
+def plugin_installed() -> Iterator[None]:
+    """``bench-discard`` installed as a third-party distribution is: an entry point in a
+    ``*.dist-info`` on sys.path. Removed on exit (otelkit loads plugins at ``init_telemetry()``)."""
     folder = Path(tempfile.mkdtemp(prefix="otelkit-bench-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    dist = folder / "otelkit_bench_discard-0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: otelkit-bench-discard\nVersion: 0\n"
-    )
-    (dist / "entry_points.txt").write_text(
-        f"[otelkit.exporters]\nbench-discard = {__name__}:DiscardPlugin\n"
-    )
-    sys.path.append(str(folder))
-    importlib.invalidate_caches()
+    try:
+        dist = folder / "otelkit_bench_discard-0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: otelkit-bench-discard\nVersion: 0\n"
+        )
+        (dist / "entry_points.txt").write_text(
+            f"[otelkit.exporters]\nbench-discard = {__name__}:DiscardPlugin\n"
+        )
+        sys.path.append(str(folder))
+        importlib.invalidate_caches()
+        yield
+    finally:
+        if str(folder) in sys.path:
+            sys.path.remove(str(folder))
+        importlib.invalidate_caches()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _telemetry: Telemetry | None = None
@@ -97,13 +105,13 @@ def otelkit_telemetry() -> Telemetry:
     """
     global _telemetry
     if _telemetry is None:
-        register_plugin()
-        _telemetry = otelkit.init_telemetry(
-            service_name="bench",
-            prometheus_port=0,
-            exporters={"metrics": "prometheus", "traces": "bench-discard"},
-            instrument="none",
-        )
+        with plugin_installed():
+            _telemetry = otelkit.init_telemetry(
+                service_name="bench",
+                prometheus_port=0,
+                exporters={"metrics": "prometheus", "traces": "bench-discard"},
+                instrument="none",
+            )
     return _telemetry
 
 
