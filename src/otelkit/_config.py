@@ -313,6 +313,15 @@ CORE_SETTINGS: tuple[Setting[Any], ...] = (
         "Also record `http.server.request.body.size` and `http.server.response.body.size`.",
     ),
     Setting(
+        "system_metrics",
+        "OTELKIT_SYSTEM_METRICS",
+        _parse.boolean,
+        True,
+        "`on`/`off` (or `true`/`false`)",
+        "System and process metrics (CPU, memory, disk, network, threads, file descriptors) "
+        "from psutil; needs `otelkit[system]`.",
+    ),
+    Setting(
         "shutdown_timeout_s",
         "OTELKIT_SHUTDOWN_TIMEOUT",
         _parse.positive_number,
@@ -344,6 +353,7 @@ class Settings:
     http_buckets: tuple[float, ...]
     http_excluded_urls: tuple[str, ...]
     http_body_size: bool
+    system_metrics: bool
     shutdown_timeout_s: float
     exporter_options: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})

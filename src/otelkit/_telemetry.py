@@ -182,8 +182,17 @@ def init_telemetry(
             from otelkit._instrument import AUTO
 
             AUTO.install(settings)
+        if settings.system_metrics and _wants(settings, "system"):
+            from otelkit.instrumentation import system
+
+            system.install(pipeline.meter_provider)
         logger.debug("otelkit: telemetry configured: %r", settings)
         return telemetry
+
+
+def _wants(settings: Settings, integration: str) -> bool:
+    """Whether OTELKIT_INSTRUMENT asks for ``integration`` (``auto`` asks for all)."""
+    return settings.instrument == ("auto",) or integration in settings.instrument
 
 
 def active() -> Telemetry | None:
