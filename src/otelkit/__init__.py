@@ -12,6 +12,7 @@ from otelkit._errors import ConfigError
 from otelkit._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from otelkit._business import counted, gauge, record, timed, traced, track_inprogress
     from otelkit._instrument import instrument_app
     from otelkit._telemetry import Telemetry, init_telemetry
     from otelkit.exporters._endpoint import metrics_app, metrics_wsgi
@@ -20,13 +21,25 @@ __all__ = [
     "ConfigError",
     "Telemetry",
     "__version__",
+    "counted",
+    "gauge",
     "init_telemetry",
     "instrument_app",
     "metrics_app",
     "metrics_wsgi",
+    "record",
+    "timed",
+    "traced",
+    "track_inprogress",
 ]
 
 _LAZY = {
+    "counted": "otelkit._business",
+    "gauge": "otelkit._business",
+    "record": "otelkit._business",
+    "timed": "otelkit._business",
+    "traced": "otelkit._business",
+    "track_inprogress": "otelkit._business",
     "Telemetry": "otelkit._telemetry",
     "init_telemetry": "otelkit._telemetry",
     "instrument_app": "otelkit._instrument",

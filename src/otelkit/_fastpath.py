@@ -305,6 +305,10 @@ class Registry:
             self._instruments[name] = instrument
             return instrument
 
+    def has(self, name: str) -> bool:
+        with self._lock:
+            return name in self._instruments
+
     def attach(self, readers: list[MetricReader], resource: Resource) -> None:
         """Add the fast instruments to every collection of these readers (after the SDK's)."""
         with self._lock:

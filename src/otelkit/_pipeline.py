@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
 
+from otelkit._business import register_gauges
 from otelkit._fastpath import REGISTRY
 from otelkit.instrumentation.logging import OtelLogHandler
 
@@ -119,6 +120,7 @@ def build(
         shutdown_on_exit=False,
     )
     REGISTRY.attach(readers, resource)
+    register_gauges(meter_provider)
     tracer_provider = TracerProvider(
         resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False
     )

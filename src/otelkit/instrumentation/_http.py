@@ -1,6 +1,6 @@
 """What the ASGI and WSGI middlewares share: decided once per configuration, used per request.
 
-``HttpRecorder`` holds the fast instruments, the tracer (or None when spans are off), the
+``HttpRecorder`` holds the fast instruments, the span factory (None when spans are off), the
 excluded paths and the attribute sets, all derived from the active ``Telemetry`` when it is
 bound. ``Exchange`` is one request in flight: it starts the clock (and the span), and
 ``finish()`` records the duration, the active-request decrement and ends the span with the same
@@ -39,10 +39,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otelkit import _telemetry
 from otelkit._fastpath import REGISTRY
+from otelkit._spans import SpanFactory
 from otelkit._version import __version__
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.trace import Span
 
     from otelkit._fastpath import FastHistogram, FastSum
 
@@ -118,7 +119,10 @@ class HttpRecorder:
                 boundaries=_SIZE_BUCKETS,
             )
         tracing = telemetry.tracing if spans is None else (spans and telemetry.tracing)
-        self.tracer: Tracer | None = telemetry.tracer if tracing else None
+        pipeline = telemetry._pipeline
+        self.spans: SpanFactory | None = (
+            SpanFactory(pipeline.tracer_provider, SCOPE) if tracing and pipeline else None
+        )
         exact = {p for p in settings.http_excluded_urls if not p.endswith("/*")}
         prefixes = tuple(p[:-2] for p in settings.http_excluded_urls if p.endswith("/*"))
         self._excluded_exact = frozenset(exact | set(prefixes))
@@ -192,12 +196,12 @@ class Exchange:
         self._token: object | None = None
         self._start_ns = time.time_ns()
         self._start = time.perf_counter()
-        if recorder.tracer is not None:
-            self._start_span(recorder.tracer, path, headers, server)
+        if recorder.spans is not None:
+            self._start_span(recorder.spans, path, headers, server)
 
     def _start_span(
         self,
-        tracer: Tracer,
+        spans: SpanFactory,
         path: str,
         headers: Getter | None,
         server: tuple[str, int | None] | None,
@@ -217,13 +221,7 @@ class Exchange:
             if server[1] is not None:
                 attributes[SERVER_PORT] = server[1]
         self._span_name = "HTTP" if self.method == OTHER_METHOD else self.method
-        span = tracer.start_span(
-            self._span_name,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            start_time=self._start_ns,
-        )
+        span = spans.start(self._span_name, parent, SpanKind.SERVER, attributes, self._start_ns)
         self._span = span
         self._token = context_api.attach(trace.set_span_in_context(span, parent))
 

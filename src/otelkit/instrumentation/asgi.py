@@ -107,7 +107,7 @@ class OtelkitMiddleware:
             scope.get("scheme") or "http",
             scope.get("http_version"),
             scope["path"],
-            header_lookup(headers) if recorder.tracer is not None else None,
+            header_lookup(headers) if recorder.spans is not None else None,
             scope.get("server"),
         )
         if recorder.request_size is not None:

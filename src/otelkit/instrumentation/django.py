@@ -90,7 +90,7 @@ class Middleware:
             request.scheme or "http",
             protocol.removeprefix("HTTP/") or None,
             request.path_info,
-            _header_getter(request) if recorder.tracer is not None else None,
+            _header_getter(request) if recorder.spans is not None else None,
             (str(meta.get("SERVER_NAME", "")), int(port) if port.isdigit() else None),
         )
         if recorder.request_size is not None:
