@@ -420,3 +420,53 @@ def test_a_bare_asgi_callable_is_wrapped(telemetry: otelkit.Telemetry) -> None:
     (point,) = series(telemetry).values()
     assert point.attributes["http.route"] == "/raw/{id}"
     assert point.attributes["http.response.status_code"] == 204
+
+
+def test_handler_code_can_enrich_the_server_span_and_nest_spans(
+    telemetry: otelkit.Telemetry,
+) -> None:
+    """The light server span behaves like an SDK span for the code that runs inside it."""
+    from opentelemetry import trace
+
+    app = shop()
+
+    @app.get("/enriched")
+    async def enriched() -> str:
+        current = trace.get_current_span()
+        current.set_attribute("shop.user", "u1")
+        current.add_event("cache.miss", {"key": "k"})
+        with telemetry.tracer.start_as_current_span("load from db"):
+            pass
+        return "ok"
+
+    otelkit.instrument_app(app)
+    asyncio.run(get(app, "/enriched"))
+    spans = {s.name: s for s in testing.spans(telemetry)}
+    server, child = spans["GET /enriched"], spans["load from db"]
+    assert server.attributes["shop.user"] == "u1"
+    assert [e.name for e in server.events] == ["cache.miss"]
+    assert child.parent.span_id == server.context.span_id
+    assert child.context.trace_id == server.context.trace_id
+    assert server.resource.attributes["service.name"] == "http-test"
+    assert server.instrumentation_scope.name == "otelkit.http"
+
+
+def test_the_sampler_decides_for_light_spans_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_TRACES_SAMPLER=always_off: no server span exported, the trace id still flows."""
+    from opentelemetry import trace
+
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    telemetry = otelkit.init_telemetry("sampled", exporters="memory", instrument="none")
+    seen: list[int] = []
+    app = shop()
+
+    @app.get("/ids")
+    async def ids() -> str:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+        return "ok"
+
+    otelkit.instrument_app(app)
+    asyncio.run(get(app, "/ids"))
+    assert testing.spans(telemetry) == ()
+    assert seen and seen[0] != 0
+    telemetry.shutdown()
