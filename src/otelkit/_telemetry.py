@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
     from otelkit._config import Settings
+    from otelkit.instrumentation.logging import TraceContextRecords
 
 logger = logging.getLogger("otelkit")
 
@@ -55,6 +56,7 @@ class Telemetry:
             self.meter = pipeline.meter_provider.get_meter("otelkit", __version__)
             self.tracer = pipeline.tracer_provider.get_tracer("otelkit", __version__)
         self._hooks = ExitHooks(flush=self.force_flush, shutdown=self.shutdown)
+        self._log_records: TraceContextRecords | None = None
 
     @property
     def enabled(self) -> bool:
@@ -96,6 +98,8 @@ class Telemetry:
                 _active = None
         if "otelkit._instrument" in sys.modules:
             sys.modules["otelkit._instrument"].AUTO.uninstall()
+        if self._log_records is not None:
+            self._log_records.uninstall()
         pipeline = self._pipeline
         if pipeline is None:
             return True
@@ -182,6 +186,11 @@ def init_telemetry(
             from otelkit._instrument import AUTO
 
             AUTO.install(settings)
+        if _wants(settings, "logging"):
+            from otelkit.instrumentation.logging import TraceContextRecords
+
+            telemetry._log_records = TraceContextRecords(settings.service_name)
+            telemetry._log_records.install()
         if settings.system_metrics and _wants(settings, "system"):
             from otelkit.instrumentation import system
 

@@ -105,30 +105,23 @@ def _end(exchange: Exchange, environ: dict[str, Any], error: str | None) -> None
 class _MeasuredBody:
     """The app's response iterable, finishing the measurement at its end or close()."""
 
-    __slots__ = ("_body", "_environ", "_exchange", "_iterator")
+    __slots__ = ("_body", "_environ", "_exchange")
 
     def __init__(self, body: Iterable[bytes], exchange: Exchange, environ: dict[str, Any]) -> None:
         self._body = body
         self._exchange = exchange
         self._environ = environ
-        self._iterator: Iterator[bytes] | None = None
 
-    def __iter__(self) -> _MeasuredBody:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._iterator is None:
-            self._iterator = iter(self._body)
+    def __iter__(self) -> Iterator[bytes]:
+        exchange = self._exchange
         try:
-            chunk = next(self._iterator)
-        except StopIteration:
-            _end(self._exchange, self._environ, None)
-            raise
+            for chunk in self._body:
+                exchange.response_size += len(chunk)
+                yield chunk
         except BaseException as exc:
-            _end(self._exchange, self._environ, error_type(exc))
+            _end(exchange, self._environ, error_type(exc))
             raise
-        self._exchange.response_size += len(chunk)
-        return chunk
+        _end(exchange, self._environ, None)
 
     def close(self) -> None:
         try:
@@ -148,16 +141,31 @@ class _MeasuredBody:
 
 
 def flask_hooks(app: Any) -> None:
-    """Make a Flask app tell the middleware its route template and handled exceptions."""
+    """Make a Flask app tell the middleware its route template and handled exceptions.
+
+    The route: Flask assigns ``request.url_rule`` when it matches the URL; a subclass of the
+    app's request class copies it into the environ at that moment (cheaper than a
+    ``before_request`` hook, and also set for requests that a hook later aborts).
+    """
     from flask import got_request_exception, request
 
-    def remember_route() -> None:
-        rule = request.url_rule
-        if rule is not None:
-            request.environ[ROUTE_KEY] = rule.rule
+    base = app.request_class
+
+    class Request(base):  # type: ignore[misc, valid-type]
+        @property
+        def url_rule(self) -> Any:
+            return self.__dict__.get("_otelkit_url_rule")
+
+        @url_rule.setter
+        def url_rule(self, rule: Any) -> None:
+            self.__dict__["_otelkit_url_rule"] = rule
+            if rule is not None:
+                self.environ[ROUTE_KEY] = rule.rule
+
+    Request.__name__ = Request.__qualname__ = base.__name__
+    app.request_class = Request
 
     def remember_error(sender: Any, exception: BaseException, **extra: Any) -> None:
         request.environ[ERROR_KEY] = error_type(exception)
 
-    app.before_request(remember_route)
     got_request_exception.connect(remember_error, app, weak=False)
