@@ -142,6 +142,7 @@ class _Instrument:
         self.limit = limit
         self._series: dict[Hashable, Any] = {}
         self._create_lock = threading.Lock()
+        self.transient = False
 
     def _new_series(self, attributes: Attributes) -> Any:
         raise NotImplementedError
@@ -269,8 +270,14 @@ class Registry:
         description: str,
         scope: InstrumentationScope,
         boundaries: tuple[float, ...],
+        transient: bool = False,
     ) -> FastHistogram:
-        """The histogram of this name, created on first request (same name → same object)."""
+        """The histogram of this name, created on first request (same name → same object).
+
+        A ``transient`` instrument belongs to one configuration (the HTTP metrics, whose buckets
+        come from the settings) and is forgotten at ``detach()``; the others (the user's
+        business metrics, declared at import) live as long as the process.
+        """
         with self._lock:
             existing = self._instruments.get(name)
             if isinstance(existing, FastHistogram) and existing.boundaries == tuple(
@@ -280,6 +287,7 @@ class Registry:
             if existing is not None:
                 raise ValueError(f"instrument {name!r} already exists with another definition")
             instrument = FastHistogram(name, unit, description, scope, boundaries)
+            instrument.transient = transient
             for state in self._readers.values():
                 if state.is_delta(instrument):
                     state.slots[id(instrument)] = instrument.add_slot()
@@ -294,6 +302,7 @@ class Registry:
         description: str,
         scope: InstrumentationScope,
         monotonic: bool,
+        transient: bool = False,
     ) -> FastSum:
         with self._lock:
             existing = self._instruments.get(name)
@@ -302,6 +311,7 @@ class Registry:
             if existing is not None:
                 raise ValueError(f"instrument {name!r} already exists with another definition")
             instrument = FastSum(name, unit, description, scope, monotonic)
+            instrument.transient = transient
             self._instruments[name] = instrument
             return instrument
 
@@ -328,6 +338,11 @@ class Registry:
         with self._lock:
             self._readers.clear()
             self._resource = None
+            self._instruments = {
+                name: instrument
+                for name, instrument in self._instruments.items()
+                if not instrument.transient
+            }
             for instrument in self._instruments.values():
                 instrument.reset()
                 if isinstance(instrument, FastHistogram):

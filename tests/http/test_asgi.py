@@ -470,3 +470,16 @@ def test_the_sampler_decides_for_light_spans_too(monkeypatch: pytest.MonkeyPatch
     assert testing.spans(telemetry) == ()
     assert seen and seen[0] != 0
     telemetry.shutdown()
+
+
+def test_a_new_configuration_may_change_the_http_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HTTP instruments belong to one configuration: re-init with other buckets works."""
+    app = otelkit.instrument_app(shop())
+    for buckets in ("0.1,1", "0.5,2,5"):
+        monkeypatch.setenv("OTELKIT_HTTP_BUCKETS", buckets)
+        telemetry = otelkit.init_telemetry("rebucket", exporters="memory", instrument="none")
+        asyncio.run(get(app, "/items/1"))
+        (point,) = testing.points(telemetry, DURATION)
+        assert list(point.explicit_bounds) == [float(b) for b in buckets.split(",")]
+        assert point.count == 1
+        telemetry.shutdown()

@@ -93,6 +93,7 @@ class HttpRecorder:
             description="Duration of HTTP server requests.",
             scope=SCOPE,
             boundaries=settings.http_buckets,
+            transient=True,
         )
         self.active: FastSum = REGISTRY.sum(
             HTTP_SERVER_ACTIVE_REQUESTS,
@@ -100,6 +101,7 @@ class HttpRecorder:
             description="Number of active HTTP server requests.",
             scope=SCOPE,
             monotonic=False,
+            transient=True,
         )
         self.request_size: FastHistogram | None = None
         self.response_size: FastHistogram | None = None
@@ -110,6 +112,7 @@ class HttpRecorder:
                 description="Size of HTTP server request bodies.",
                 scope=SCOPE,
                 boundaries=_SIZE_BUCKETS,
+                transient=True,
             )
             self.response_size = REGISTRY.histogram(
                 HTTP_SERVER_RESPONSE_BODY_SIZE,
@@ -117,6 +120,7 @@ class HttpRecorder:
                 description="Size of HTTP server response bodies.",
                 scope=SCOPE,
                 boundaries=_SIZE_BUCKETS,
+                transient=True,
             )
         tracing = telemetry.tracing if spans is None else (spans and telemetry.tracing)
         pipeline = telemetry._pipeline
