@@ -3,7 +3,8 @@
     MIDDLEWARE.insert(0, "otelkit.instrumentation.django.Middleware")
 
 It works under WSGI and ASGI servers. The route is Django's own pattern
-(``/items/<int:item_id>``), as the HTTP semantic conventions ask.
+(``/items/<int:item_id>``), as the HTTP semantic conventions ask; a streaming response is
+measured until its last chunk.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from otelkit.instrumentation._http import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
 
 def _header_getter(request: Any) -> Callable[[str], str | None]:
@@ -111,10 +112,51 @@ def _route(request: Any) -> str | None:
 @guarded("django", None)
 def _end(exchange: Exchange, request: Any, response: Any) -> None:
     exchange.status = int(response.status_code)
+    route, error = _route(request), getattr(request, "_otelkit_error_type", None)
+    exchange.detach_context()
     if not getattr(response, "streaming", False):
         exchange.response_size = len(getattr(response, "content", b""))
-    exchange.finish(_route(request), getattr(request, "_otelkit_error_type", None))
-    exchange.detach_context()
+        exchange.finish(route, error)
+    elif getattr(response, "is_async", False):
+        response.streaming_content = _measured_async(
+            response.streaming_content, exchange, route, error
+        )
+    else:
+        response.streaming_content = _measured(response.streaming_content, exchange, route, error)
+
+
+def _measured(
+    chunks: Iterable[bytes], exchange: Exchange, route: str | None, error: str | None
+) -> Iterator[bytes]:
+    """A streaming response is measured until its last chunk is handed to the server."""
+    try:
+        for chunk in chunks:
+            exchange.response_size += len(chunk)
+            yield chunk
+    except BaseException as exc:
+        _finish(exchange, route, error_type(exc))
+        raise
+    finally:
+        _finish(exchange, route, error)
+
+
+async def _measured_async(
+    chunks: AsyncIterable[bytes], exchange: Exchange, route: str | None, error: str | None
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            exchange.response_size += len(chunk)
+            yield chunk
+    except BaseException as exc:
+        _finish(exchange, route, error_type(exc))
+        raise
+    finally:
+        _finish(exchange, route, error)
+
+
+@guarded("django", None)
+def _finish(exchange: Exchange, route: str | None, error: str | None) -> None:
+    exchange.finish(route, error)
 
 
 @guarded("django", None)

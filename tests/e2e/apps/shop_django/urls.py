@@ -1,4 +1,4 @@
-"""The shop's URLconf; Django reports the matched pattern as the route (``/items/<int:item_id>``)."""
+"""The shop's URLconf; otelkit reports Django's pattern as the route: ``/items/<int:item_id>``."""
 
 from __future__ import annotations
 
