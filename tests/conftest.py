@@ -11,7 +11,12 @@ from otelkit import _errors, _telemetry
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-pytest_plugins = ["tests.fixtures.prometheus", "tests.fixtures.otlp_receiver"]
+pytest_plugins = [
+    "tests.fixtures.prometheus",
+    "tests.fixtures.otlp_receiver",
+    "tests.fixtures.postgres",
+    "tests.fixtures.redis",
+]
 
 
 @pytest.fixture(autouse=True, scope="session")
