@@ -167,6 +167,10 @@ def init_telemetry(
             _active = telemetry
             return telemetry
 
+        if settings.system_metrics and "system" in settings.instrument:
+            from otelkit.instrumentation import system
+
+            system.available(required=True)  # a missing extra fails before anything starts
         plugins = instantiate(loaded)
         pipeline = build(settings, plugins, build_resource(settings))
         if not _globals_installed:
@@ -194,7 +198,7 @@ def init_telemetry(
         if settings.system_metrics and _wants(settings, "system"):
             from otelkit.instrumentation import system
 
-            system.install(pipeline.meter_provider)
+            system.install(pipeline.meter_provider, required="system" in settings.instrument)
         logger.debug("otelkit: telemetry configured: %r", settings)
         return telemetry
 

@@ -35,3 +35,8 @@ def test_otlp_without_the_extra_names_it(protocol: str) -> None:
     """Choosing otlp without its packages fails at init with the pip command to run."""
     with pytest.raises(otelkit.ConfigError, match=r"pip install 'otelkit\[otlp\]'"):
         otelkit.init_telemetry("core", exporters="otlp", otlp_protocol=protocol)
+
+
+def test_system_without_psutil_names_the_extra() -> None:
+    with pytest.raises(otelkit.ConfigError, match=r"pip install 'otelkit\[system\]'"):
+        otelkit.init_telemetry("core", prometheus_port=0, instrument="system")
