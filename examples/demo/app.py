@@ -25,52 +25,45 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 telemetry = otelkit.init_telemetry("otelkit-demo", service_version="1.0")
-meter = telemetry.meter
-requests_duration = meter.create_histogram(
-    "http.server.request.duration", unit="s", description="Duration of HTTP server requests."
-)
-orders = meter.create_counter("shop.orders", unit="{order}", description="Orders placed.")
-basket_value = meter.create_histogram(
-    "shop.basket.value",
-    unit="EUR",
-    description="Value of checked-out baskets.",
-    explicit_bucket_boundaries_advisory=[5, 10, 25, 50, 100, 250],
-)
 metrics_endpoint = otelkit.metrics_wsgi()
+ITEM = re.compile(r"/items/\d+")
 
-ROUTES: list[tuple[str, re.Pattern[str]]] = [
-    ("/", re.compile(r"/")),
-    ("/items/{item_id}", re.compile(r"/items/\d+")),
-    ("/checkout", re.compile(r"/checkout")),
-]
+
+@otelkit.timed("shop.checkout.duration", attributes=lambda tier: {"shop.tier": tier})
+@otelkit.counted("shop.orders", unit="{order}", attributes=lambda tier: {"shop.tier": tier})
+def checkout(tier: str) -> float:
+    """Charge a basket; 5 % of them fail."""
+    time.sleep(random.uniform(0.001, 0.02))
+    if random.random() < 0.05:
+        raise RuntimeError("payment declined")
+    value = random.uniform(3, 300)
+    otelkit.record("shop.basket.value", value, **{"shop.tier": tier})
+    return value
 
 
 def shop(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """A tiny WSGI app: /, /items/<id>, /checkout, and /metrics mounted in the app."""
     path = environ["PATH_INFO"]
     if path == "/metrics":
         return metrics_endpoint(environ, start_response)
-    started = time.perf_counter()
-    route = next((template for template, pattern in ROUTES if pattern.fullmatch(path)), None)
     status = "200 OK"
-    if route is None:
-        status = "404 Not Found"
-    elif route == "/checkout":
-        tier = random.choice(["free", "gold"])
-        orders.add(1, {"shop.tier": tier})
-        basket_value.record(random.uniform(3, 300), {"shop.tier": tier})
-        if random.random() < 0.05:
+    if path == "/":
+        environ["otelkit.route"] = "/"
+    elif ITEM.fullmatch(path):
+        environ["otelkit.route"] = "/items/{item_id}"
+    elif path == "/checkout":
+        environ["otelkit.route"] = "/checkout"
+        try:
+            checkout(random.choice(["free", "gold"]))
+        except RuntimeError:
             status = "500 Internal Server Error"
-    time.sleep(random.uniform(0.001, 0.02))
-    attributes: dict[str, str | int] = {
-        "http.request.method": environ["REQUEST_METHOD"],
-        "http.response.status_code": int(status[:3]),
-        "url.scheme": "http",
-    }
-    if route is not None:
-        attributes["http.route"] = route
-    requests_duration.record(time.perf_counter() - started, attributes)
+    else:
+        status = "404 Not Found"
     start_response(status, [("Content-Type", "text/plain")])
     return [f"{status}\n".encode()]
+
+
+app = otelkit.instrument_app(shop)
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -87,12 +80,12 @@ def generate_traffic(base: str, stop: threading.Event) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     args = parser.parse_args()
 
-    server = make_server("127.0.0.1", args.port, shop, WSGIServer, QuietHandler)
+    server = make_server("127.0.0.1", args.port, app, WSGIServer, QuietHandler)
     base = f"http://127.0.0.1:{server.server_port}"
     stop = threading.Event()
     threading.Thread(target=generate_traffic, args=(base, stop), daemon=True).start()
@@ -101,16 +94,11 @@ def main() -> None:
     print(f"otelkit demo: service on {base}", flush=True)
     print(f"  metrics (in the app):        {base}/metrics", flush=True)
     if prometheus.get("port"):
-        print(
-            f"  metrics (otelkit endpoint):  http://{prometheus['host']}:{prometheus['port']}/metrics",
-            flush=True,
-        )
+        endpoint = f"http://{prometheus['host']}:{prometheus['port']}/metrics"
+        print(f"  metrics (otelkit endpoint):  {endpoint}", flush=True)
     print("  Ctrl-C to stop", flush=True)
     try:
-        if args.duration is None:
-            while True:
-                time.sleep(3600)
-        time.sleep(args.duration)
+        time.sleep(args.duration if args.duration is not None else 1e9)
     except KeyboardInterrupt:
         pass
     finally:
