@@ -305,6 +305,14 @@ CORE_SETTINGS: tuple[Setting[Any], ...] = (
         "Requests to these paths are not measured (health probes, scrapes).",
     ),
     Setting(
+        "http_implementation",
+        "OTELKIT_HTTP_IMPLEMENTATION",
+        _parse.choice("otelkit", "contrib"),
+        "otelkit",
+        "`otelkit` (the lean middleware) or `contrib` (opentelemetry-instrumentation-asgi/-wsgi)",
+        "Which middleware `instrument_app()` installs; `contrib` needs `otelkit[contrib]`.",
+    ),
+    Setting(
         "http_body_size",
         "OTELKIT_HTTP_BODY_SIZE",
         _parse.boolean,
@@ -352,6 +360,7 @@ class Settings:
     instrument: tuple[str, ...]
     http_buckets: tuple[float, ...]
     http_excluded_urls: tuple[str, ...]
+    http_implementation: str
     http_body_size: bool
     system_metrics: bool
     shutdown_timeout_s: float

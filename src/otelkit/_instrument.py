@@ -45,6 +45,10 @@ def instrument_app(app: App, *, spans: bool | None = None) -> App:
     app serves its first request; it may run before ``init_telemetry()``, recording starts with
     the configuration.
     """
+    if _contrib_wanted():
+        from otelkit.instrumentation import contrib
+
+        return contrib.instrument_app(app)
     classes = _classes(app)
     if "starlette.applications.Starlette" in classes:
         _instrument_starlette(app, spans)
@@ -68,6 +72,14 @@ def instrument_app(app: App, *, spans: bool | None = None) -> App:
     if inspect.iscoroutinefunction(call):
         return OtelkitMiddleware(app, spans=spans)  # type: ignore[return-value]
     return OtelkitWSGIMiddleware(app, spans=spans)  # type: ignore[return-value]
+
+
+def _contrib_wanted() -> bool:
+    """OTELKIT_HTTP_IMPLEMENTATION=contrib, read from the active configuration."""
+    from otelkit import _telemetry
+
+    active = _telemetry._active
+    return active is not None and active.settings.http_implementation == "contrib"
 
 
 def _instrument_starlette(app: Any, spans: bool | None) -> None:

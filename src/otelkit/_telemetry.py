@@ -171,6 +171,10 @@ def init_telemetry(
             from otelkit.instrumentation import system
 
             system.available(required=True)  # a missing extra fails before anything starts
+        if settings.http_implementation == "contrib":
+            from otelkit.instrumentation import contrib
+
+            contrib.require()
         plugins = instantiate(loaded)
         pipeline = build(settings, plugins, build_resource(settings))
         if not _globals_installed:

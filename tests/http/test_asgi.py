@@ -484,3 +484,20 @@ def test_a_new_configuration_may_change_the_http_buckets(monkeypatch: pytest.Mon
         assert list(point.explicit_bounds) == [float(b) for b in buckets.split(",")]
         assert point.count == 1
         telemetry.shutdown()
+
+
+def test_contrib_middleware_is_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTELKIT_HTTP_IMPLEMENTATION=contrib: contrib's middleware, stable names, counted once.
+
+    Documented difference: contrib's ASGI middleware leaves http.route off the metric.
+    """
+    monkeypatch.setenv("OTELKIT_HTTP_IMPLEMENTATION", "contrib")
+    telemetry = otelkit.init_telemetry("contrib", exporters="memory", instrument="none")
+    app = otelkit.instrument_app(shop())
+    asyncio.run(get(app, "/items/1", "/items/2", "/healthz"))
+    (point,) = testing.points(telemetry, DURATION)  # stable name, in seconds
+    assert point.count == 2  # once each (FastAPI native steps aside), the probe excluded
+    assert point.attributes["http.response.status_code"] == 200
+    scopes = {s.instrumentation_scope.name for s in testing.spans(telemetry)}
+    assert scopes == {"opentelemetry.instrumentation.asgi"}
+    telemetry.shutdown()
