@@ -21,10 +21,15 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.exception_attributes import (
     EXCEPTION_MESSAGE,
     EXCEPTION_STACKTRACE,
     EXCEPTION_TYPE,
+)
+from opentelemetry.semconv.attributes.http_attributes import (
+    HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE,
 )
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _SAMPLED_DECISIONS = frozenset({Decision.RECORD_AND_SAMPLE})
+_ERROR = Status(StatusCode.ERROR)
 MAX_ATTRIBUTES = 128
 MAX_EVENTS = 128
 _VALID_TYPES = (str, bool, int, float)
@@ -188,6 +194,24 @@ class LightSpan(trace_api.Span):
         }
         details.update(attributes or {})
         self.add_event("exception", details, timestamp)
+
+    def end_http(
+        self, method_name: str, route: str | None, status: int, error: str | None, end_ns: int
+    ) -> None:
+        """The HTTP middleware's end: name, route, status and error in one step."""
+        if self._end_ns is not None:
+            return
+        attributes = self._attributes
+        if route is not None:
+            self._name = f"{method_name} {route}"
+            attributes[HTTP_ROUTE] = route
+        if status:
+            attributes[HTTP_RESPONSE_STATUS_CODE] = status
+        if error is not None:
+            attributes[ERROR_TYPE] = error
+            if self._status.status_code is not StatusCode.OK:
+                self._status = _ERROR
+        self.end(end_ns)
 
     def end(self, end_time: int | None = None) -> None:
         if self._end_ns is not None:

@@ -35,11 +35,11 @@ from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
 from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind
 
 from otelkit import _telemetry
 from otelkit._fastpath import REGISTRY
-from otelkit._spans import SpanFactory
+from otelkit._spans import LightSpan, SpanFactory
 from otelkit._version import __version__
 
 if TYPE_CHECKING:
@@ -210,7 +210,9 @@ class Exchange:
         headers: Getter | None,
         server: tuple[str, int | None] | None,
     ) -> None:
-        parent = propagate.extract(headers, getter=_GETTER) if headers is not None else None
+        parent = None
+        if headers is not None and (headers("traceparent") or headers("baggage")):
+            parent = propagate.extract(headers, getter=_GETTER)
         attributes: dict[str, Any] = {
             HTTP_REQUEST_METHOD: self.method,
             URL_PATH: path,
@@ -258,15 +260,11 @@ class Exchange:
             )
         span = self._span
         if span is not None:
-            if route is not None:
-                span.update_name(f"{self._span_name} {route}")
-                span.set_attribute(HTTP_ROUTE, route)
-            if status:
-                span.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)
-            if error is not None:
-                span.set_attribute(ERROR_TYPE, error)
-                span.set_status(StatusCode.ERROR)
-            span.end(end_time=self._start_ns + int(elapsed * 1e9))
+            end_ns = self._start_ns + int(elapsed * 1e9)
+            if isinstance(span, LightSpan):
+                span.end_http(self._span_name, route, status, error, end_ns)
+            else:  # not sampled: a non-recording span
+                span.end(end_time=end_ns)
 
     def _attributes(self, route: str | None, error: str | None) -> Mapping[str, Any]:
         attributes: dict[str, Any] = {HTTP_REQUEST_METHOD: self.method, URL_SCHEME: self.scheme}
