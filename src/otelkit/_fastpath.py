@@ -167,6 +167,26 @@ class _Instrument:
     def all_series(self) -> list[Any]:
         return list(self._series.values())
 
+    def collect(self, state: _ReaderState, now: int) -> Metric | None:
+        """This instrument as one OTel metric, in the reader's temporality; None if empty."""
+        delta = state.is_delta(self)
+        points = self._points(state, now, delta)
+        if not points:
+            return None
+        temporality = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
+        return Metric(
+            name=self.name,
+            description=self.description,
+            unit=self.unit,
+            data=self._data(points, temporality),
+        )
+
+    def _points(self, state: _ReaderState, now: int, delta: bool) -> list[Any]:
+        raise NotImplementedError
+
+    def _data(self, points: list[Any], temporality: AggregationTemporality) -> Any:
+        raise NotImplementedError
+
     def reset(self) -> None:
         with self._create_lock:
             self._series = {}
@@ -200,6 +220,45 @@ class FastHistogram(_Instrument):
 
     def record(self, key: Hashable, attributes: AttributesArg, value: float) -> None:
         self._series_for(key, attributes).record(value)
+
+    def _points(self, state: _ReaderState, now: int, delta: bool) -> list[Any]:
+        slot = state.slots.get(id(self), -1)
+        points = []
+        for series in self.all_series():
+            with series.lock:
+                counts = list(series.counts)
+                total, count, low, high = series.total, series.count, series.min, series.max
+                if delta and slot >= 0:
+                    low, high = series.interval_min[slot], series.interval_max[slot]
+                    series.interval_min[slot], series.interval_max[slot] = _INF, -_INF
+            start = series.start_ns
+            if delta:
+                previous = state.previous.get(id(series))
+                state.previous[id(series)] = (counts, total, count)
+                if previous is not None:
+                    counts = [a - b for a, b in zip(counts, previous[0], strict=True)]
+                    total, count = total - previous[1], count - previous[2]
+                    start = state.last_ns
+                if count == 0:
+                    continue
+            points.append(
+                HistogramDataPoint(
+                    attributes=series.attributes,
+                    start_time_unix_nano=start,
+                    time_unix_nano=now,
+                    count=count,
+                    sum=total,
+                    bucket_counts=counts,
+                    explicit_bounds=list(self.boundaries),
+                    min=low,
+                    max=high,
+                    exemplars=[],
+                )
+            )
+        return points
+
+    def _data(self, points: list[Any], temporality: AggregationTemporality) -> Histogram:
+        return Histogram(data_points=points, aggregation_temporality=temporality)
 
     def add_slot(self) -> int:
         with self._create_lock:
@@ -235,6 +294,36 @@ class FastSum(_Instrument):
 
     def add(self, key: Hashable, attributes: AttributesArg, amount: float) -> None:
         self._series_for(key, attributes).add(amount)
+
+    def _points(self, state: _ReaderState, now: int, delta: bool) -> list[Any]:
+        points = []
+        for series in self.all_series():
+            with series.lock:
+                value = series.value
+            start = series.start_ns
+            if delta:
+                previous = state.previous.get(id(series))
+                state.previous[id(series)] = (value,)
+                if previous is not None:
+                    value -= previous[0]
+                    start = state.last_ns
+                if value == 0 and previous is not None:
+                    continue
+            points.append(
+                NumberDataPoint(
+                    attributes=series.attributes,
+                    start_time_unix_nano=start,
+                    time_unix_nano=now,
+                    value=value,
+                    exemplars=[],
+                )
+            )
+        return points
+
+    def _data(self, points: list[Any], temporality: AggregationTemporality) -> Sum:
+        return Sum(
+            data_points=points, aggregation_temporality=temporality, is_monotonic=self.monotonic
+        )
 
 
 class _ReaderState:
@@ -363,11 +452,7 @@ class Registry:
         with self._lock:
             instruments = list(self._instruments.values())
         for instrument in instruments:
-            metric = (
-                _histogram_metric(instrument, state, now)
-                if isinstance(instrument, FastHistogram)
-                else _sum_metric(instrument, state, now)  # type: ignore[arg-type]
-            )
+            metric = instrument.collect(state, now)
             if metric is not None:
                 by_scope.setdefault(instrument.scope, []).append(metric)
         state.last_ns = now
@@ -393,91 +478,6 @@ class Registry:
             schema_url=first.schema_url,
         )
         return MetricsData(resource_metrics=[merged, *rest])
-
-
-def _histogram_metric(instrument: FastHistogram, state: _ReaderState, now: int) -> Metric | None:
-    delta = state.is_delta(instrument)
-    slot = state.slots.get(id(instrument), -1)
-    points = []
-    for series in instrument.all_series():
-        with series.lock:
-            counts = list(series.counts)
-            total, count, low, high = series.total, series.count, series.min, series.max
-            if delta and slot >= 0:
-                low, high = series.interval_min[slot], series.interval_max[slot]
-                series.interval_min[slot], series.interval_max[slot] = _INF, -_INF
-        start = series.start_ns
-        if delta:
-            previous = state.previous.get(id(series))
-            state.previous[id(series)] = (counts, total, count)
-            if previous is not None:
-                counts = [a - b for a, b in zip(counts, previous[0], strict=True)]
-                total, count = total - previous[1], count - previous[2]
-                start = state.last_ns
-            if count == 0:
-                continue
-        points.append(
-            HistogramDataPoint(
-                attributes=series.attributes,
-                start_time_unix_nano=start,
-                time_unix_nano=now,
-                count=count,
-                sum=total,
-                bucket_counts=counts,
-                explicit_bounds=list(instrument.boundaries),
-                min=low,
-                max=high,
-                exemplars=[],
-            )
-        )
-    if not points:
-        return None
-    temporality = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
-    return Metric(
-        name=instrument.name,
-        description=instrument.description,
-        unit=instrument.unit,
-        data=Histogram(data_points=points, aggregation_temporality=temporality),
-    )
-
-
-def _sum_metric(instrument: FastSum, state: _ReaderState, now: int) -> Metric | None:
-    delta = state.is_delta(instrument)
-    points = []
-    for series in instrument.all_series():
-        with series.lock:
-            value = series.value
-        start = series.start_ns
-        if delta:
-            previous = state.previous.get(id(series))
-            state.previous[id(series)] = (value,)
-            if previous is not None:
-                value -= previous[0]
-                start = state.last_ns
-            if value == 0 and previous is not None:
-                continue
-        points.append(
-            NumberDataPoint(
-                attributes=series.attributes,
-                start_time_unix_nano=start,
-                time_unix_nano=now,
-                value=value,
-                exemplars=[],
-            )
-        )
-    if not points:
-        return None
-    temporality = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
-    return Metric(
-        name=instrument.name,
-        description=instrument.description,
-        unit=instrument.unit,
-        data=Sum(
-            data_points=points,
-            aggregation_temporality=temporality,
-            is_monotonic=instrument.monotonic,
-        ),
-    )
 
 
 REGISTRY = Registry()
