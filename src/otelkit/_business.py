@@ -151,6 +151,9 @@ class _CallObserver:
     def end(self, state: Any, error: str | None) -> None:
         raise NotImplementedError
 
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        return self.decorate(fn)
+
     def decorate(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Wrap a sync or async function, generator or async generator, keeping its signature."""
         observer = self
@@ -258,9 +261,6 @@ class timed(_ContextManagerMixin):  # noqa: N801 - used as a decorator, named li
         self._scale = _TIME_UNITS.get(unit, 1.0)
         self._states = ContextVar(f"otelkit.timed.{name}")
 
-    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
-        return self.decorate(fn)
-
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return time.perf_counter(), self._attributes.resolve(args, kwargs)
 
@@ -290,9 +290,6 @@ class counted(_CallObserver):  # noqa: N801
         self._counter = _sum(name, unit, description, True, "counted")
         self._attributes = _Attributes(_check_attributes(attributes, name, "counted"), "counted")
 
-    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
-        return self.decorate(fn)
-
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self._attributes.resolve(args, kwargs)
 
@@ -319,9 +316,6 @@ class track_inprogress(_ContextManagerMixin):  # noqa: N801
             _check_attributes(attributes, name, "track_inprogress"), "track_inprogress"
         )
         self._states = ContextVar(f"otelkit.inprogress.{name}")
-
-    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
-        return self.decorate(fn)
 
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         series = self._counter.series(*self._attributes.resolve(args, kwargs))
