@@ -12,6 +12,9 @@ from otelkit._errors import ConfigError
 from otelkit._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from otelkit.instrumentation.celery import instrument_celery
+    from otelkit._health import HealthCheck, add_health_check
+    from otelkit._health_http import health_app, health_blueprint, health_router, health_wsgi
     from otelkit._business import counted, gauge, record, timed, traced, track_inprogress
     from otelkit._instrument import instrument_app
     from otelkit._telemetry import Telemetry, init_telemetry
@@ -19,12 +22,19 @@ if _typing.TYPE_CHECKING:
 
 __all__ = [
     "ConfigError",
+    "HealthCheck",
     "Telemetry",
     "__version__",
+    "add_health_check",
     "counted",
     "gauge",
+    "health_app",
+    "health_blueprint",
+    "health_router",
+    "health_wsgi",
     "init_telemetry",
     "instrument_app",
+    "instrument_celery",
     "metrics_app",
     "metrics_wsgi",
     "record",
@@ -34,6 +44,13 @@ __all__ = [
 ]
 
 _LAZY = {
+    "instrument_celery": "otelkit.instrumentation.celery",
+    "HealthCheck": "otelkit._health",
+    "add_health_check": "otelkit._health",
+    "health_app": "otelkit._health_http",
+    "health_blueprint": "otelkit._health_http",
+    "health_router": "otelkit._health_http",
+    "health_wsgi": "otelkit._health_http",
     "counted": "otelkit._business",
     "gauge": "otelkit._business",
     "record": "otelkit._business",

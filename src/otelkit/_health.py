@@ -70,7 +70,7 @@ but ``False``) and fails when it raises or returns ``False``."""
 Outcome = tuple[bool, "str | None"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class HealthCheck:
     """One registered readiness check, as ``add_health_check()`` returns it."""
 
@@ -249,6 +249,14 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+def _reference(loop: asyncio.AbstractEventLoop) -> Callable[[], asyncio.AbstractEventLoop | None]:
+    """A weak reference to ``loop`` where its class allows one, else a strong one."""
+    try:
+        return weakref.ref(loop)
+    except TypeError:
+        return lambda: loop
+
+
 StatusSource = Callable[[], "Status | None"]
 
 
@@ -272,7 +280,7 @@ class HealthRegistry:
         self._cached_until = 0.0
         self._inflight: concurrent.futures.Future[HealthReport] | None = None
         self._running: dict[str, _Invocation] = {}
-        self._app_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._app_loop: Callable[[], asyncio.AbstractEventLoop | None] | None = None
 
     # -- registration -------------------------------------------------------------------------
 
@@ -299,7 +307,7 @@ class HealthRegistry:
             self._checks[name] = check
             self._changed()
             if loop is not None:
-                self._app_loop = weakref.ref(loop)
+                self._app_loop = _reference(loop)
         return check
 
     def remove(self, name: str) -> bool:
@@ -353,9 +361,10 @@ class HealthRegistry:
 
     def check(self) -> HealthReport:
         """The current report: cached, shared with a run under way, or from a new run here."""
-        report, future, runner = self._claim()
-        if report is not None:
-            return report
+        claimed = self._claim()
+        if isinstance(claimed, HealthReport):
+            return claimed
+        future, runner = claimed
         if runner:
             self._run_into(future, self._loop_for_thread())
         return future.result()
@@ -363,28 +372,28 @@ class HealthRegistry:
     async def acheck(self) -> HealthReport:
         """``check()`` for a coroutine: never blocks the event loop, which runs the async checks."""
         loop = asyncio.get_running_loop()
-        self._app_loop = weakref.ref(loop)
-        report, future, runner = self._claim()
-        if report is not None:
-            return report
+        self._app_loop = _reference(loop)
+        claimed = self._claim()
+        if isinstance(claimed, HealthReport):
+            return claimed
+        future, runner = claimed
         if runner:
             threading.Thread(
                 target=self._run_into, args=(future, loop), name="otelkit-health", daemon=True
             ).start()
         return await asyncio.wrap_future(future)
 
-    def _claim(
-        self,
-    ) -> tuple[HealthReport | None, concurrent.futures.Future[HealthReport], bool]:
+    def _claim(self) -> HealthReport | tuple[concurrent.futures.Future[HealthReport], bool]:
+        """The cached report, or the run to wait for and whether the caller must run it."""
         with self._lock:
             if self._cached is not None and time.monotonic() < self._cached_until:
-                return self._cached, concurrent.futures.Future(), False
+                return self._cached
             if self._inflight is not None:
-                return None, self._inflight, False
+                return self._inflight, False
             future: concurrent.futures.Future[HealthReport] = concurrent.futures.Future()
             future.set_running_or_notify_cancel()
             self._inflight = future
-            return None, future, True
+            return future, True
 
     def _loop_for_thread(self) -> asyncio.AbstractEventLoop:
         app_loop = self._app_loop() if self._app_loop is not None else None
@@ -425,8 +434,9 @@ class HealthRegistry:
     ) -> tuple[CheckResult, ...]:
         started = time.perf_counter()
         invocations = [self._invoke(check, loop) for check in checks]
-        results = []
-        for invocation in invocations:
+        results: dict[str, CheckResult] = {}
+        # Shortest timeout first, so that each timeout is noticed when it expires.
+        for invocation in sorted(invocations, key=lambda i: i.check.timeout):
             check = invocation.check
             remaining = started + check.timeout - time.perf_counter()
             try:
@@ -436,10 +446,10 @@ class HealthRegistry:
                 invocation.cancel()
                 passed, error = False, TIMEOUT_ERROR
                 latency = time.perf_counter() - invocation.started
-            results.append(
-                CheckResult(check.name, check.critical, passed, round(latency * 1000, 2), error)
+            results[check.name] = CheckResult(
+                check.name, check.critical, passed, round(latency * 1000, 2), error
             )
-        return tuple(results)
+        return tuple(results[check.name] for check in checks)
 
     def _invoke(self, check: HealthCheck, loop: asyncio.AbstractEventLoop) -> _Invocation:
         with self._lock:
@@ -454,9 +464,7 @@ class HealthRegistry:
             invocation = self._running[check.name] = _Invocation(check)
         if check.is_async:
             try:
-                invocation.inner = asyncio.run_coroutine_threadsafe(
-                    _call_async(invocation), loop
-                )
+                invocation.inner = asyncio.run_coroutine_threadsafe(_call_async(invocation), loop)
             except RuntimeError as exc:  # the loop closed since it was chosen
                 invocation.finish(_failure(exc))
         else:

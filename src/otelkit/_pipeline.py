@@ -23,6 +23,7 @@ from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURAT
 
 from otelkit._business import register_gauges
 from otelkit._fastpath import REGISTRY
+from otelkit._health import register_metrics as register_health_metrics
 from otelkit.instrumentation.logging import OtelLogHandler
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ def build(
     )
     REGISTRY.attach(readers, resource)
     register_gauges(meter_provider)
+    register_health_metrics(meter_provider)
     tracer_provider = TracerProvider(
         resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False
     )

@@ -21,6 +21,7 @@ from otelkit._shutdown import ExitHooks, run_with_deadline
 from otelkit._version import __version__
 
 if TYPE_CHECKING:
+    from otelkit._health import HealthRegistry
     from opentelemetry.metrics import Meter
     from opentelemetry.trace import Tracer
 
@@ -57,6 +58,13 @@ class Telemetry:
             self.tracer = pipeline.tracer_provider.get_tracer("otelkit", __version__)
         self._hooks = ExitHooks(flush=self.force_flush, shutdown=self.shutdown)
         self._log_records: TraceContextRecords | None = None
+
+    @property
+    def health(self) -> HealthRegistry:
+        """The process's readiness checks: ``.checks``, ``.check()`` for a report now."""
+        from otelkit._health import HEALTH
+
+        return HEALTH
 
     @property
     def enabled(self) -> bool:
@@ -98,6 +106,8 @@ class Telemetry:
                 _active = None
         if "otelkit._instrument" in sys.modules:
             sys.modules["otelkit._instrument"].AUTO.uninstall()
+        if "otelkit.instrumentation.celery" in sys.modules:
+            sys.modules["otelkit.instrumentation.celery"].uninstall_auto()
         if self._log_records is not None:
             self._log_records.uninstall()
         pipeline = self._pipeline
@@ -171,6 +181,10 @@ def init_telemetry(
             from otelkit.instrumentation import system
 
             system.available(required=True)  # a missing extra fails before anything starts
+        if "celery" in settings.instrument:
+            from otelkit.instrumentation import celery as celery_instrumentation
+
+            celery_instrumentation.available(required=True)  # before anything starts
         if settings.http_implementation == "contrib":
             from otelkit.instrumentation import contrib
 
@@ -194,6 +208,10 @@ def init_telemetry(
             from otelkit._instrument import AUTO
 
             AUTO.install(settings)
+        if _wants(settings, "celery"):
+            from otelkit.instrumentation import celery as celery_instrumentation
+
+            celery_instrumentation.install_auto()
         if _wants(settings, "logging"):
             from otelkit.instrumentation.logging import TraceContextRecords
 

@@ -40,3 +40,8 @@ def test_otlp_without_the_extra_names_it(protocol: str) -> None:
 def test_system_without_psutil_names_the_extra() -> None:
     with pytest.raises(otelkit.ConfigError, match=r"pip install 'otelkit\[system\]'"):
         otelkit.init_telemetry("core", prometheus_port=0, instrument="system")
+
+
+def test_celery_without_celery_names_the_extra() -> None:
+    with pytest.raises(otelkit.ConfigError, match=r"pip install 'otelkit\[celery\]'"):
+        otelkit.init_telemetry("core", prometheus_port=0, instrument="celery")

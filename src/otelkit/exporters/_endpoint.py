@@ -1,7 +1,8 @@
 """Serving the Prometheus exposition: one response function, three transports.
 
 ``respond()`` decides status, headers and body (token check, gzip); the stdlib listener of the
-prometheus plugin, ``metrics_app()`` (ASGI) and ``metrics_wsgi()`` (WSGI) only move bytes.
+prometheus plugin, ``metrics_app()`` (ASGI) and ``metrics_wsgi()`` (WSGI) only move bytes. The
+listener also answers ``/healthz`` and ``/readyz`` (``otelkit._health_http``).
 """
 
 from __future__ import annotations
@@ -68,12 +69,8 @@ def respond(
             "(OTEL_METRICS_EXPORTER does not include 'prometheus', or init_telemetry() "
             "has not run)",
         )
-    token = exposition.token
-    if token is not None:
-        expected = f"Bearer {token.value}".encode()
-        given = (authorization or "").encode("latin-1", "replace")
-        if not hmac.compare_digest(given, expected):
-            return _plain(401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"')])
+    if not authorized(exposition, authorization):
+        return _plain(401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"')])
     try:
         body = exposition.scrape()
     except Exception as exc:
@@ -85,6 +82,16 @@ def respond(
         headers.append(("Content-Encoding", "gzip"))
     headers.append(("Content-Length", str(len(body))))
     return 200, headers, body
+
+
+def authorized(exposition: Exposition | None, authorization: str | None) -> bool:
+    """Whether the request carries the exposition's token (always true when none is set)."""
+    token = exposition.token if exposition is not None else None
+    if token is None:
+        return True
+    expected = f"Bearer {token.value}".encode()
+    given = (authorization or "").encode("latin-1", "replace")
+    return hmac.compare_digest(given, expected)
 
 
 def _accepts_gzip(accept_encoding: str | None) -> bool:
@@ -108,8 +115,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        if path != "/metrics":
-            status, headers, body = _plain(404, "not found; the metrics are at /metrics")
+        if path in ("/healthz", "/readyz"):
+            # No token needed: probes must get through. Without the token, /readyz names no
+            # check (only the overall status), as check names describe the infrastructure.
+            from otelkit import _health_http
+
+            details = authorized(self.server.exposition, self.headers.get("Authorization"))
+            if path == "/healthz":
+                status, headers, body = _health_http.liveness()
+            else:
+                status, headers, body = _health_http.readiness(details)
+        elif path != "/metrics":
+            status, headers, body = _plain(
+                404, "not found; the metrics are at /metrics, health at /healthz and /readyz"
+            )
         else:
             status, headers, body = respond(
                 self.server.exposition,

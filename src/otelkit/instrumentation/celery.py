@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PUBLISHED_HEADER",
     "TASK_BUCKETS",
+    "available",
     "install_auto",
     "instrument_celery",
     "uninstall_auto",
@@ -120,14 +121,10 @@ _PROCESS = MessagingOperationTypeValues.PROCESS.value
 
 
 class _RequestGetter(textmap.Getter[Any]):
-    """Reads propagation headers from a Celery request: a custom message header is an attribute
-    of ``task.request`` and also sits in its ``headers`` dict."""
+    """Reads the propagation headers (``traceparent``…) from a Celery request."""
 
     def get(self, carrier: Any, key: str) -> list[str] | None:
-        value = getattr(carrier, key, None)
-        if value is None:
-            headers = getattr(carrier, "headers", None)
-            value = headers.get(key) if isinstance(headers, dict) else None
+        value = _header(carrier, key)
         return [value] if isinstance(value, str) else None
 
     def keys(self, carrier: Any) -> list[str]:
@@ -306,6 +303,7 @@ def _waiting_since(request: Any) -> float | None:
 
 
 def _header(request: Any, key: str) -> object:
+    """A custom message header: an attribute of the request, and also in its ``headers``."""
     value = getattr(request, key, None)
     if value is None:
         headers = getattr(request, "headers", None)
@@ -384,13 +382,16 @@ def _prerun(sender: Any = None, task: Any = None, **_: Any) -> None:
     run = _Run(recorder, request, name, queue)
     now = time.time()
     run.active.add(1)
+    _running[id(request)] = run  # first: whatever follows, task_postrun closes the run
     since = _waiting_since(request)
     if since is not None:
         recorder.queue_wait.record(
             (name, queue), _attributes(name, None, queue), max(0.0, now - since)
         )
     if recorder.spans is not None:
-        parent = propagate.extract(request, getter=_GETTER)
+        parent = None  # without any of the propagators' headers, skip the extraction
+        if any(_header(request, f) is not None for f in propagate.get_global_textmap().fields):
+            parent = propagate.extract(request, getter=_GETTER)
         attributes: dict[str, Any] = {
             MESSAGING_OPERATION_NAME: _PROCESS,
             MESSAGING_OPERATION_TYPE: _PROCESS,
@@ -407,7 +408,6 @@ def _prerun(sender: Any = None, task: Any = None, **_: Any) -> None:
         )
         run.span = span
         run.token = context_api.attach(trace.set_span_in_context(span, parent))
-    _running[id(request)] = run
 
 
 @guarded("celery")
@@ -518,8 +518,7 @@ _RECEIVERS: tuple[tuple[str, Callable[..., None]], ...] = (
 
 _lock = threading.Lock()
 _connected: ModuleType | None = None  # celery.signals, while the receivers are connected
-_explicit = False
-_auto = False
+_explicit = False  # instrument_celery() was called: the receivers stay for good
 _reject: type[BaseException] | None = None
 
 
@@ -547,11 +546,21 @@ def _disconnect() -> None:
     _connected = None
 
 
-def _celery_signals() -> ModuleType | None:
-    """``celery.signals``, or None when Celery is not installed."""
-    if importlib.util.find_spec("celery") is None:
-        return None
-    return importlib.import_module("celery.signals")
+def available(*, required: bool = False) -> bool:
+    """Whether Celery is installed (without importing it).
+
+    When it is not: with ``required`` (``celery`` named in ``OTELKIT_INSTRUMENT``) raise
+    ``ConfigError`` naming the extra; otherwise log at debug level and return False.
+    """
+    if importlib.util.find_spec("celery") is not None:
+        return True
+    if required:
+        raise ConfigError(
+            "OTELKIT_INSTRUMENT (or instrument=) lists 'celery', which is not installed: "
+            f"{EXTRA_HINT}"
+        )
+    logger.debug("otelkit: Celery is not installed; not instrumenting it")
+    return False
 
 
 def instrument_celery(app: object | None = None) -> None:
@@ -571,40 +580,28 @@ def instrument_celery(app: object | None = None) -> None:
             f"instrument_celery() needs a Celery application, got {type(app).__name__}"
         )
     global _explicit
-    signals = _celery_signals()
-    if signals is None:
+    if importlib.util.find_spec("celery") is None:
         raise ConfigError(f"instrument_celery() needs Celery, which is not installed: {EXTRA_HINT}")
     with _lock:
         _explicit = True
-        _connect(signals)
+        _connect(importlib.import_module("celery.signals"))
 
 
 def install_auto(*, required: bool = False) -> bool:
     """For ``init_telemetry()``: connect the receivers if Celery is installed.
 
     ``required`` (``celery`` named in ``OTELKIT_INSTRUMENT``) turns a missing Celery into
-    ``ConfigError``; otherwise it is skipped quietly. True if the receivers are connected.
+    ``ConfigError`` (see ``available``); otherwise it is skipped quietly. True if connected.
     """
-    global _auto
-    signals = _celery_signals()
-    if signals is None:
-        if required:
-            raise ConfigError(
-                "OTELKIT_INSTRUMENT (or instrument=) lists 'celery', which is not installed: "
-                f"{EXTRA_HINT}"
-            )
-        logger.debug("otelkit: Celery is not installed; not instrumenting it")
+    if not available(required=required):
         return False
     with _lock:
-        _auto = True
-        _connect(signals)
+        _connect(importlib.import_module("celery.signals"))
     return True
 
 
 def uninstall_auto() -> None:
     """For ``Telemetry.shutdown()``: disconnect, unless ``instrument_celery()`` asked for them."""
-    global _auto
     with _lock:
-        _auto = False
         if not _explicit:
             _disconnect()
