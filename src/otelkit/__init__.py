@@ -12,13 +12,13 @@ from otelkit._errors import ConfigError
 from otelkit._version import __version__
 
 if _typing.TYPE_CHECKING:
-    from otelkit.instrumentation.celery import instrument_celery
+    from otelkit._business import counted, gauge, record, timed, traced, track_inprogress
     from otelkit._health import HealthCheck, add_health_check
     from otelkit._health_http import health_app, health_blueprint, health_router, health_wsgi
-    from otelkit._business import counted, gauge, record, timed, traced, track_inprogress
     from otelkit._instrument import instrument_app
     from otelkit._telemetry import Telemetry, init_telemetry
     from otelkit.exporters._endpoint import metrics_app, metrics_wsgi
+    from otelkit.instrumentation.celery import instrument_celery
 
 __all__ = [
     "ConfigError",

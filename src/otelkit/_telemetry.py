@@ -21,11 +21,11 @@ from otelkit._shutdown import ExitHooks, run_with_deadline
 from otelkit._version import __version__
 
 if TYPE_CHECKING:
-    from otelkit._health import HealthRegistry
     from opentelemetry.metrics import Meter
     from opentelemetry.trace import Tracer
 
     from otelkit._config import Settings
+    from otelkit._health import HealthRegistry
     from otelkit.instrumentation.logging import TraceContextRecords
 
 logger = logging.getLogger("otelkit")
