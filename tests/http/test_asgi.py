@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -17,21 +16,8 @@ from starlette.routing import Route
 import otelkit
 from otelkit import testing
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 DURATION = "http.server.request.duration"
 ACTIVE = "http.server.active_requests"
-
-
-@pytest.fixture
-def telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[otelkit.Telemetry]:
-    """Everything in memory; auto-instrumentation off, so each test says what it wants."""
-    for name in ("OTELKIT_HTTP_EXCLUDED_URLS", "OTELKIT_HTTP_BODY_SIZE", "OTELKIT_INSTRUMENT"):
-        monkeypatch.delenv(name, raising=False)
-    handle = otelkit.init_telemetry("http-test", exporters="memory", instrument="none")
-    yield handle
-    handle.shutdown()
 
 
 def shop() -> FastAPI:

@@ -17,15 +17,6 @@ if TYPE_CHECKING:
 DURATION = "http.server.request.duration"
 
 
-@pytest.fixture
-def telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[otelkit.Telemetry]:
-    for name in ("OTELKIT_HTTP_EXCLUDED_URLS", "OTELKIT_HTTP_BODY_SIZE", "OTELKIT_INSTRUMENT"):
-        monkeypatch.delenv(name, raising=False)
-    handle = otelkit.init_telemetry("wsgi-test", exporters="memory", instrument="none")
-    yield handle
-    handle.shutdown()
-
-
 def shop() -> Flask:
     app = Flask("shop")
 
