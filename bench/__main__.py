@@ -9,7 +9,7 @@ import sys
 
 from bench._harness import report
 
-BENCHMARKS = ("scrape", "business", "system", "http_asgi", "http_wsgi", "http_load")
+BENCHMARKS = ("scrape", "business", "system", "http_asgi", "http_wsgi", "http_load", "db")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ if _typing.TYPE_CHECKING:
     from otelkit._telemetry import Telemetry, init_telemetry
     from otelkit.exporters._endpoint import metrics_app, metrics_wsgi
     from otelkit.instrumentation.celery import instrument_celery
+    from otelkit.instrumentation.sqlalchemy import instrument_sqlalchemy
 
 __all__ = [
     "ConfigError",
@@ -35,6 +36,7 @@ __all__ = [
     "init_telemetry",
     "instrument_app",
     "instrument_celery",
+    "instrument_sqlalchemy",
     "metrics_app",
     "metrics_wsgi",
     "record",
@@ -44,6 +46,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "instrument_sqlalchemy": "otelkit.instrumentation.sqlalchemy",
     "instrument_celery": "otelkit.instrumentation.celery",
     "HealthCheck": "otelkit._health",
     "add_health_check": "otelkit._health",

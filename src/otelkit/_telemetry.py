@@ -108,6 +108,8 @@ class Telemetry:
             sys.modules["otelkit._instrument"].AUTO.uninstall()
         if "otelkit.instrumentation.celery" in sys.modules:
             sys.modules["otelkit.instrumentation.celery"].uninstall_auto()
+        if "otelkit.instrumentation.sqlalchemy" in sys.modules:
+            sys.modules["otelkit.instrumentation.sqlalchemy"].uninstall_auto()
         if self._log_records is not None:
             self._log_records.uninstall()
         pipeline = self._pipeline
@@ -212,6 +214,14 @@ def init_telemetry(
             from otelkit.instrumentation import celery as celery_instrumentation
 
             celery_instrumentation.install_auto()
+        if _wants(settings, "sqlalchemy"):
+            from otelkit.instrumentation import sqlalchemy as sqlalchemy_instrumentation
+
+            installed = sqlalchemy_instrumentation.install_auto()
+            if not installed and "sqlalchemy" in settings.instrument:
+                logger.warning(
+                    "otelkit: OTELKIT_INSTRUMENT asks for sqlalchemy, which is not installed"
+                )
         if _wants(settings, "logging"):
             from otelkit.instrumentation.logging import TraceContextRecords
 

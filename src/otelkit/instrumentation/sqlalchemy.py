@@ -1,27 +1,33 @@
 """SQLAlchemy: query duration by operation and table, connection-pool metrics, client spans.
 
-``instrument_sqlalchemy(engine)`` registers listeners on one engine (sync, or the
-``sync_engine`` of an ``AsyncEngine``); ``install_auto()`` makes every engine instrument itself
-on its first connection (a class-level ``engine_connect`` listener, so engines created before
-``init_telemetry()`` are found too). The listeners do nothing while no configuration is active
-and bind themselves lazily to the active one, as the HTTP middlewares do: a re-configuration
-gets fresh instruments and the pool counts start again from what the pool holds at that moment.
+``instrument_sqlalchemy(engine)`` instruments one engine (sync, or the ``sync_engine`` of an
+``AsyncEngine``); ``install_auto()`` wraps ``Engine.__init__`` so that every engine created
+afterwards instruments itself. The listeners do nothing while no configuration is active and
+bind themselves lazily to the active one, as the HTTP middlewares do: a re-configuration gets
+fresh instruments, and the pool counts start again from what the pool holds at that moment.
 
-Queries (``before_cursor_execute`` / ``after_cursor_execute`` / ``handle_error``):
-``db.client.operation.duration`` on otelkit's pre-aggregating histogram. The operation and the
-table come from the statement's text (``otelkit.instrumentation._sql``), looked up per statement
-string in a small per-engine table that holds the histogram series itself, so a repeated
-statement costs two dict lookups and one record. Parameters are never read. With tracing on,
-each query is a CLIENT span (otelkit's light span, the same as the HTTP server spans) with a
-sanitized ``db.query.text``; the exception message (PostgreSQL's DETAIL can quote a parameter)
-is never recorded, only its class and SQLSTATE.
+Queries: a listener on the dialect's ``do_execute`` / ``do_execute_no_params`` /
+``do_executemany`` events runs the dialect's own method between two clock reads, and records
+``db.client.operation.duration`` on otelkit's pre-aggregating histogram. Not
+``before_cursor_execute`` / ``after_cursor_execute``: any connection-level listener puts every
+statement of the engine on SQLAlchemy's event-dispatching path, which costs more than all of
+otelkit's own work per query (bench/db.py; docs/sqlalchemy.md has the figures). The driver's
+exception is seen first-hand (``error.type`` is its class, ``db.response.status_code`` its
+SQLSTATE) and re-raised unchanged inside SQLAlchemy's own error handling. Operation and table
+come from the statement's text (``otelkit.instrumentation._sql``), remembered per statement
+string, so a repeated statement costs a dict lookup and one record. Parameters are never read.
+With tracing on, each query is a CLIENT span (otelkit's light span, as for HTTP) with a
+sanitized ``db.query.text``; exception messages (PostgreSQL's DETAIL can quote a parameter) are
+never recorded.
 
-Pool (``connect`` / ``checkout`` / ``checkin`` / ``close`` / ``detach`` events, plus a wrapper
-around the pool's ``connect()`` for what has no event: requests waiting, the wait, timeouts):
-``db.client.connection.count`` by state, ``.max``, ``.pending_requests``, ``.timeouts``,
-``.wait_time``, ``.use_time``, ``.create_time``. Each connection remembers in its pool record's
-``info`` which state it is counted in, and under which configuration, so the counts stay exact
-across invalidation, recycling, detaching and re-configuration.
+Pool: ``connect`` / ``checkin`` / ``close`` / ``detach`` events, and a wrapper around the pool's
+``connect()``, where a request for a connection starts and where it is handed out (pending
+requests, wait time, timeouts, the checkout itself; a ``checkout`` listener would move every
+checkout off the pool's fast path): ``db.client.connection.count`` by state, ``.max``,
+``.pending_requests``, ``.timeouts``, ``.wait_time``, ``.use_time``, ``.create_time``. Each
+connection remembers in its pool record's ``info`` which state it is counted in, and under which
+configuration, so the counts stay exact across invalidation, recycling, detaching and
+re-configuration.
 """
 
 from __future__ import annotations
@@ -71,15 +77,15 @@ from otelkit.instrumentation._http import error_type
 from otelkit.instrumentation._sql import MAX_CACHED, describe, sanitize
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from opentelemetry.trace import Span
-    from sqlalchemy.engine import Connection, Engine, ExceptionContext, ExecutionContext
+    from sqlalchemy.engine import Engine
     from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection
 
     from otelkit._fastpath import FastHistogram, FastSum, _HistogramSeries, _SumSeries
 
-__all__ = ["install_auto", "instrument_sqlalchemy", "uninstall_auto"]
+__all__ = ["install_auto", "instrument_sqlalchemy", "instrumented", "uninstall_auto"]
 
 logger = logging.getLogger("otelkit")
 
@@ -108,7 +114,6 @@ _SYSTEMS: Mapping[str, str] = {
     "oracle": DbSystemNameValues.ORACLE_DB.value,
 }
 _MARK = "otelkit.pool"  # key in a pool record's ``info``: [binding, state, since]
-_QUERY = "_otelkit_query"  # attribute on an ExecutionContext: (binding, start, span, start_ns)
 MAX_STATEMENTS = 1000
 """Statements remembered per engine and configuration (beyond: described on every call)."""
 
@@ -214,7 +219,7 @@ _lock = threading.RLock()
 _recorder: _Recorder | None = None
 
 
-def _current() -> _Recorder | None:
+def _current(caller: _Target | None = None) -> _Recorder | None:
     """The recorder of the active configuration (created on first use), or None."""
     active = _telemetry._active
     recorder = _recorder
@@ -222,10 +227,10 @@ def _current() -> _Recorder | None:
         return recorder
     if active is None or not active.enabled:
         return None
-    return _new_recorder(active)
+    return _new_recorder(active, caller)
 
 
-def _new_recorder(active: _telemetry.Telemetry) -> _Recorder:
+def _new_recorder(active: _telemetry.Telemetry, caller: _Target | None) -> _Recorder:
     global _recorder
     with _lock:
         recorder = _recorder
@@ -233,10 +238,11 @@ def _new_recorder(active: _telemetry.Telemetry) -> _Recorder:
             return recorder
         recorder = _Recorder(active)
         _recorder = recorder
-        # Every known engine reports its pool (max, idle, used) from the start, not from its
-        # next event.
+        # Every known engine reports its pool (max, idle, used) from now on, not from its next
+        # event; the engine whose event got here binds itself, knowing which connection moves.
         for target in list(_TARGETS.values()):
-            target.rebind(recorder)
+            if target is not caller:
+                target.rebind(recorder)
         return recorder
 
 
@@ -273,25 +279,42 @@ class _Target:
             if url.port:
                 attributes[SERVER_PORT] = url.port
         self.attributes: Mapping[str, Any] = attributes
+        # Series are keyed by attribute values, not by engine: two engines on one database
+        # share their duration series (one exported point per attribute set).
+        self.key = tuple(attributes.values())
         self.fallback_span_name = str(attributes.get(DB_NAMESPACE) or attributes[DB_SYSTEM_NAME])
         self.binding: _Binding | None = None
 
-    def bind(self) -> _Binding | None:
-        """The binding to the active configuration, or None when there is none."""
-        recorder = _current()
+    def bind(
+        self, record: ConnectionPoolEntry | None = None, pooled: bool = False
+    ) -> _Binding | None:
+        """The binding to the active configuration, or None when there is none.
+
+        A pool event passes its connection ``record``: if the binding starts now, that
+        connection is left out of the start count (``pooled``: the pool counts it as idle,
+        else as checked out), since the event itself is about to count it.
+        """
+        recorder = _current(self)
         if recorder is None:
             return None
         binding = self.binding
         if binding is not None and binding.recorder is recorder:
             return binding
-        return self.rebind(recorder)
+        return self.rebind(recorder, record, pooled)
 
-    def rebind(self, recorder: _Recorder) -> _Binding:
+    def rebind(
+        self,
+        recorder: _Recorder,
+        record: ConnectionPoolEntry | None = None,
+        pooled: bool = False,
+    ) -> _Binding:
         with _lock:
             binding = self.binding
             if binding is None or binding.recorder is not recorder:
                 engine = self.engine()
                 binding = _Binding(recorder, self, engine.pool if engine is not None else None)
+                if record is not None:
+                    binding.exclude(record, pooled)
                 self.binding = binding
             return binding
 
@@ -375,7 +398,7 @@ class _Binding:
         target = self.target
         operation, collection = known.operation, known.collection
         series = self.recorder.duration.series(
-            (target, operation, collection, None, None),
+            (target.key, operation, collection, None, None),
             lambda: target.metric_attributes(operation, collection, None, None),
         )
         if len(self.successes) < MAX_STATEMENTS and len(statement) <= MAX_CACHED:
@@ -403,7 +426,7 @@ class _Binding:
         )
         target = self.target
         self.recorder.duration.record(
-            (target, operation, collection, error, code),
+            (target.key, operation, collection, error, code),
             lambda: target.metric_attributes(operation, collection, error, code),
             elapsed,
         )
@@ -415,6 +438,17 @@ class _Binding:
             span.end(end_time=start_ns + int(elapsed * 1e9))
 
     # -- pool -------------------------------------------------------------------------------
+
+    def exclude(self, record: ConnectionPoolEntry, pooled: bool) -> None:
+        """Take a connection out of the start count: it is counted by the event under way."""
+        with self._lock:
+            if pooled and self.legacy_idle > 0:
+                self.legacy_idle -= 1
+                self.idle.add(-1)
+            elif not pooled and self.legacy_used > 0:
+                self.legacy_used -= 1
+                self.used.add(-1)
+        record.info[_MARK] = [self, None, 0.0]  # ours, counted in no state
 
     def _leave(self, mark: list[Any] | None, was: str | None) -> list[Any] | None:
         """Take a connection out of the state it is counted in; its mark if it is ours.
@@ -445,15 +479,27 @@ class _Binding:
         if isinstance(started, float) and started > 0:
             self.create_time.record(max(0.0, time.time() - started))
 
-    def checked_out(self, record: ConnectionPoolEntry) -> None:
-        info = record.info
-        self._leave(info.get(_MARK), IDLE)
-        info[_MARK] = [self, USED, time.perf_counter()]
+    def checked_out(self, info: dict[Any, Any], now: float) -> None:
+        """A connection was handed out (``info``: its pool record's, through the proxy)."""
+        mark = info.get(_MARK)
+        if mark is not None and mark[0] is self and mark[1] == IDLE:  # the usual case
+            self.idle.add(-1)
+            mark[1], mark[2] = USED, now
+        else:
+            self._leave(mark, IDLE)
+            info[_MARK] = [self, USED, now]
         self.used.add(1)
 
     def checked_in(self, record: ConnectionPoolEntry, connected: bool) -> None:
         info = record.info
-        mark = self._leave(info.get(_MARK), USED if connected else None)
+        mark = info.get(_MARK)
+        if mark is not None and mark[0] is self and mark[1] == USED and connected:  # usual
+            self.used.add(-1)
+            self.use_time.record(time.perf_counter() - mark[2])
+            mark[1] = IDLE
+            self.idle.add(1)
+            return
+        mark = self._leave(mark, USED if connected else None)
         if mark is not None and mark[1] in (USED, _CLOSED):
             self.use_time.record(time.perf_counter() - mark[2])
         if connected:
@@ -526,99 +572,97 @@ def _listen(engine: Engine, target: _Target) -> None:
     """Register the query and pool listeners of ``target`` on ``engine``."""
     from sqlalchemy import event
 
-    @guarded(COMPONENT)
-    def before_cursor_execute(
-        conn: Connection,
-        cursor: Any,
-        statement: str,
-        parameters: Any,
-        context: ExecutionContext | None,
-        executemany: bool,
-    ) -> None:
-        binding = target.bind()
-        if binding is None or context is None:
-            return
-        span: Span | None = None
-        start_ns = 0
-        if binding.spans is not None:
-            span, start_ns = binding.start_span(statement, binding.spans)
-        setattr(context, _QUERY, (binding, time.perf_counter(), span, start_ns))
-
-    @guarded(COMPONENT)
-    def after_cursor_execute(
-        conn: Connection,
-        cursor: Any,
-        statement: str,
-        parameters: Any,
-        context: ExecutionContext | None,
-        executemany: bool,
-    ) -> None:
-        state = context.__dict__.pop(_QUERY, None) if context is not None else None
-        if state is None:
-            return
-        binding, start, span, start_ns = state
-        elapsed = time.perf_counter() - start
-        series = binding.successes.get(statement) or binding.series(statement)
-        series.record(elapsed)
-        if span is not None:
-            span.end(end_time=start_ns + int(elapsed * 1e9))
-
-    @guarded(COMPONENT)
-    def handle_error(context: ExceptionContext) -> None:
-        execution = context.execution_context
-        state = execution.__dict__.pop(_QUERY, None) if execution is not None else None
-        if state is None:
-            return
-        binding, start, span, start_ns = state
-        elapsed = time.perf_counter() - start
-        original = _original(context.original_exception)
-        binding.failed(
-            context.statement, error_type(original), _sqlstate(original), elapsed, span, start_ns
-        )
+    dialect = engine.dialect
+    for name in ("do_execute", "do_execute_no_params", "do_executemany"):
+        event.listen(dialect, name, _measured(target, getattr(dialect, name)))
 
     @guarded(COMPONENT)
     def on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        binding = target.bind()
+        binding = target.bind(record)
         if binding is not None:
             binding.connected(record)
 
     @guarded(COMPONENT)
-    def on_checkout(
-        dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
-    ) -> None:
-        binding = target.bind()
-        if binding is not None:
-            binding.checked_out(record)
-
-    @guarded(COMPONENT)
     def on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        binding = target.bind()
+        binding = target.bind(record)
         if binding is not None:
             binding.checked_in(record, dbapi_connection is not None)
 
     @guarded(COMPONENT)
     def on_close(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        binding = target.bind()
+        binding = target.bind(record)
         if binding is not None:
             binding.closed(record, detached=False)
 
     @guarded(COMPONENT)
     def on_detach(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        binding = target.bind()
+        binding = target.bind(record, pooled=True)
         if binding is not None:
             binding.closed(record, detached=True)
 
-    event.listen(engine, "before_cursor_execute", before_cursor_execute)
-    event.listen(engine, "after_cursor_execute", after_cursor_execute)
-    event.listen(engine, "handle_error", handle_error)
     event.listen(engine, "connect", on_connect)
-    event.listen(engine, "checkout", on_checkout)
     event.listen(engine, "checkin", on_checkin)
     event.listen(engine, "close", on_close)
     event.listen(engine, "detach", on_detach)
 
 
-# The pool's connect() is where a request for a connection starts; no event marks it.
+def _measured(target: _Target, execute: Callable[..., None]) -> Callable[..., bool]:
+    """A ``do_execute*`` listener: runs the dialect's own ``execute`` between two clock reads.
+
+    Returning True tells SQLAlchemy the statement was executed; without a configuration it
+    returns False and SQLAlchemy executes it as usual. An exception from the driver is
+    recorded and re-raised unchanged, inside SQLAlchemy's own error handling.
+    """
+
+    def listener(cursor: Any, statement: str, *rest: Any) -> bool:
+        query = _query_begins(target, statement)
+        if query is None:
+            return False
+        try:
+            execute(cursor, statement, *rest)
+        except BaseException as exc:
+            _query_failed(query, statement, exc)
+            raise
+        _query_ends(query, statement)
+        return True
+
+    return listener
+
+
+_Query = tuple["_Binding", float, "Span | None", int]
+
+
+@guarded(COMPONENT)
+def _query_begins(target: _Target, statement: str) -> _Query | None:
+    binding = target.bind()
+    if binding is None:
+        return None
+    if binding.spans is None:
+        return binding, time.perf_counter(), None, 0
+    span, start_ns = binding.start_span(statement, binding.spans)
+    return binding, time.perf_counter(), span, start_ns
+
+
+@guarded(COMPONENT)
+def _query_ends(query: _Query, statement: str) -> None:
+    binding, start, span, start_ns = query
+    elapsed = time.perf_counter() - start
+    series = binding.successes.get(statement) or binding.series(statement)
+    series.record(elapsed)
+    if span is not None:
+        span.end(end_time=start_ns + int(elapsed * 1e9))
+
+
+@guarded(COMPONENT)
+def _query_failed(query: _Query, statement: str, exc: BaseException) -> None:
+    binding, start, span, start_ns = query
+    elapsed = time.perf_counter() - start
+    original = _original(exc)
+    binding.failed(statement, error_type(original), _sqlstate(original), elapsed, span, start_ns)
+
+
+# The pool's connect() is where a request for a connection starts and where it is handed out:
+# pending requests, the wait, timeouts and the checkout itself are counted there.
 
 
 @guarded(COMPONENT)
@@ -631,17 +675,24 @@ def _wait_begins(target: _Target) -> tuple[_Binding, float] | None:
 
 
 @guarded(COMPONENT)
-def _wait_ends(waiting: tuple[_Binding, float], error: BaseException | None) -> None:
+def _wait_ends(
+    waiting: tuple[_Binding, float],
+    connection: PoolProxiedConnection | None,
+    error: BaseException | None,
+) -> None:
     binding, start = waiting
     binding.pending.add(-1)
-    if error is None:
-        binding.wait_time.record(time.perf_counter() - start)
+    if connection is not None:
+        now = time.perf_counter()
+        binding.wait_time.record(now - start)
+        binding.checked_out(connection.info, now)
     elif isinstance(error, _sqlalchemy().exc.TimeoutError):
         binding.timeouts.add(1)
 
 
 def _wrap_pool(pool: Pool, target: _Target) -> None:
-    """Count requests waiting for a connection, the wait and timeouts; follow ``recreate()``.
+    """Count requests waiting for a connection, the wait, timeouts and checkouts; follow
+    ``recreate()`` (``engine.dispose()``) to the next pool.
 
     The wrappers are instance attributes of this pool: other pools are untouched. A pool
     shared by several engines is counted under the first one instrumented.
@@ -658,9 +709,9 @@ def _wrap_pool(pool: Pool, target: _Target) -> None:
         try:
             connection = connect()
         except BaseException as exc:
-            _wait_ends(waiting, exc)
+            _wait_ends(waiting, None, exc)
             raise
-        _wait_ends(waiting, None)
+        _wait_ends(waiting, connection, None)
         return connection
 
     def recreate_followed() -> Pool:
@@ -676,13 +727,15 @@ def _wrap_pool(pool: Pool, target: _Target) -> None:
 
 
 def _pool_name(engine: Engine) -> str:
-    """``server.address:server.port/db.namespace`` (semconv's pattern), unique in the process:
-    a second engine on the same database gets ``#2``, and so on."""
+    """``server.address:server.port/db.namespace`` (semconv's pattern; ``sqlite:<path>`` without
+    a server), unique in the process: a second engine on the same database gets ``#2``, and so
+    on."""
     url = engine.url
-    where = url.host or url.get_backend_name()
-    if url.host and url.port:
-        where = f"{where}:{url.port}"
-    base = f"{where}/{url.database or ''}"
+    if url.host:
+        where = f"{url.host}:{url.port}" if url.port else url.host
+        base = f"{where}/{url.database or ''}"
+    else:  # a file or in-memory database (SQLite): the backend and the path
+        base = f"{url.get_backend_name()}:{url.database or ''}"
     name, number = base, 1
     while name in _POOL_NAMES:
         number += 1
@@ -750,58 +803,59 @@ def instrument_sqlalchemy(engine: E, *, spans: bool | None = None) -> E:
 
 # --- automatic instrumentation -------------------------------------------------------------
 
-_auto_installed = False
+_auto: tuple[Any, Callable[..., None], Callable[..., None]] | None = None
+"""While installed: (Engine, its original ``__init__``, our replacement)."""
 
 
 @guarded(COMPONENT)
-def _on_engine_connect(connection: Connection) -> None:
-    engine = _root(connection.engine)
-    if engine in _TARGETS:
-        return
-    target = _instrument(engine, None)
-    # This connection was checked out before the pool had listeners: count it as used now, and
-    # let its checkin move it to idle.
-    binding = target.bind()
-    info = connection.connection.info  # the pool record's info, shared with its proxy
-    if binding is not None and _MARK not in info:
-        binding._leave(None, USED)  # it is in the binding's start count if the pool told
-        info[_MARK] = [binding, USED, time.perf_counter()]
-        binding.used.add(1)
+def _instrument_new_engine(engine: Engine) -> None:
+    _instrument(engine, None)
 
 
 def install_auto() -> bool:
-    """Instrument every engine on its first connection from now on; False without SQLAlchemy.
+    """Instrument every engine created from now on; False when SQLAlchemy is not installed.
 
-    A class-level ``engine_connect`` listener: engines created before the call are found as
-    well as those created after it.
+    ``Engine.__init__`` is wrapped, the way ``init_telemetry()`` wraps the web frameworks'
+    constructors: it catches ``create_engine()`` and ``create_async_engine()`` however they were
+    imported. Engines created earlier need ``instrument_sqlalchemy(engine)``. (A class-level
+    SQLAlchemy listener would find those too, but any class-level connection event puts every
+    query of every engine on SQLAlchemy's slower event-dispatching path.) Engines already
+    instrumented report their pools to the active configuration from this call on.
     """
-    global _auto_installed
+    global _auto
     try:
         _sqlalchemy()
     except ConfigError as exc:
         logger.debug("otelkit: SQLAlchemy not instrumented: %s", exc)
         return False
-    from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
     with _lock:
-        if not _auto_installed:
-            event.listen(Engine, "engine_connect", _on_engine_connect)
-            _auto_installed = True
+        if _auto is None:
+            original = Engine.__init__
+
+            def __init__(self: Engine, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+                original(self, *args, **kwargs)
+                if _auto is not None:
+                    _instrument_new_engine(self)
+
+            __init__.__wrapped__ = original  # type: ignore[attr-defined]
+            Engine.__init__ = __init__  # type: ignore[method-assign]
+            _auto = (Engine, original, __init__)
+    _current()
     return True
 
 
 def uninstall_auto() -> None:
     """Stop instrumenting new engines (those already instrumented stay so)."""
-    global _auto_installed
+    global _auto
     with _lock:
-        if not _auto_installed:
+        if _auto is None:
             return
-        from sqlalchemy import event
-        from sqlalchemy.engine import Engine
-
-        event.remove(Engine, "engine_connect", _on_engine_connect)
-        _auto_installed = False
+        cls, original, replacement = _auto
+        _auto = None
+        if cls.__init__ is replacement:  # else someone wrapped it after us: ours stays, inert
+            cls.__init__ = original
 
 
 def instrumented(engine: Any) -> bool:
