@@ -9,7 +9,16 @@ import sys
 
 from bench._harness import report
 
-BENCHMARKS = ("scrape", "business", "system", "http_asgi", "http_wsgi", "http_load", "db")
+BENCHMARKS = (
+    "scrape",
+    "business",
+    "system",
+    "alerting",
+    "http_asgi",
+    "http_wsgi",
+    "http_load",
+    "db",
+)
 
 
 def main() -> None:

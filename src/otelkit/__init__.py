@@ -17,11 +17,14 @@ if _typing.TYPE_CHECKING:
     from otelkit._health_http import health_app, health_blueprint, health_router, health_wsgi
     from otelkit._instrument import instrument_app
     from otelkit._telemetry import Telemetry, init_telemetry
+    from otelkit.alerting._callbacks import on_alert
+    from otelkit.alerting._rules import AlertRule
     from otelkit.exporters._endpoint import metrics_app, metrics_wsgi
     from otelkit.instrumentation.celery import instrument_celery
     from otelkit.instrumentation.sqlalchemy import instrument_sqlalchemy
 
 __all__ = [
+    "AlertRule",
     "ConfigError",
     "HealthCheck",
     "Telemetry",
@@ -39,6 +42,7 @@ __all__ = [
     "instrument_sqlalchemy",
     "metrics_app",
     "metrics_wsgi",
+    "on_alert",
     "record",
     "timed",
     "traced",
@@ -46,6 +50,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "AlertRule": "otelkit.alerting._rules",
+    "on_alert": "otelkit.alerting._callbacks",
     "instrument_sqlalchemy": "otelkit.instrumentation.sqlalchemy",
     "instrument_celery": "otelkit.instrumentation.celery",
     "HealthCheck": "otelkit._health",

@@ -21,6 +21,7 @@ from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otelkit import _parse
 from otelkit._errors import ConfigError
+from otelkit.alerting import _settings as _alerting
 
 T = TypeVar("T")
 
@@ -338,6 +339,7 @@ CORE_SETTINGS: tuple[Setting[Any], ...] = (
         "Upper bound of the flush at exit and on SIGTERM.",
         keyword="shutdown_timeout",
     ),
+    *_alerting.alert_settings(),  # OTELKIT_ALERT*: in-process alerting (docs/alerting.md)
 )
 
 
@@ -364,6 +366,34 @@ class Settings:
     http_body_size: bool
     system_metrics: bool
     shutdown_timeout_s: float
+    # In-process alerting, declared in otelkit.alerting._settings (same names as AlertSettings).
+    alert_interval_s: float
+    alert_window_s: float
+    alert_repeat_interval_s: float
+    alert_default_rules: tuple[str, ...]
+    alert_cpu_threshold: float
+    alert_cpu_for_s: float
+    alert_memory_threshold: float
+    alert_memory_for_s: float
+    alert_disk_threshold: float
+    alert_disk_for_s: float
+    alert_error_rate_threshold: float
+    alert_error_rate_for_s: float
+    alert_response_time_threshold_s: float
+    alert_response_time_for_s: float
+    alert_rules_file: str | None
+    alert_webhook_url: _parse.Secret | None
+    alert_webhook_timeout_s: float
+    alert_webhook_retries: int
+    alert_smtp_host: str | None
+    alert_smtp_port: int
+    alert_smtp_tls: str
+    alert_smtp_from: str | None
+    alert_smtp_to: tuple[str, ...]
+    alert_smtp_user: str | None
+    alert_smtp_password: _parse.Secret | None
+    alert_smtp_timeout_s: float
+    alerts: bool
     exporter_options: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )

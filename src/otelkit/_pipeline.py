@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from otelkit._config import Settings
     from otelkit._plugins import ExporterPlugin
+    from otelkit.alerting._engine import AlertEngine
 
 
 @dataclass
@@ -49,6 +50,9 @@ class Pipeline:
     """Whether any span exporter is configured (instrumentations skip spans otherwise)."""
     log_handler: OtelLogHandler | None = None
     readers: list[MetricReader] = field(default_factory=list)
+    alerts: AlertEngine | None = None
+    """In-process alerting (``OTELKIT_ALERTS``): started by init_telemetry(), stopped first at
+    shutdown; its reader is one of ``readers``."""
 
     def close(self) -> None:
         """After the providers shut down: release the plugins, detach the fast instruments."""
@@ -90,7 +94,12 @@ def build(
     readers: list[MetricReader] = []
     span_processors = []
     log_processors = []
+    alerts: AlertEngine | None = None
     try:
+        if settings.alerts:  # first: its rules file and channels may raise ConfigError
+            from otelkit.alerting._engine import AlertEngine
+
+            alerts = AlertEngine(settings)
         for name in settings.exporters_for("metrics"):
             readers.append(plugins[name].metric_reader(resource))
         for name in settings.exporters_for("traces"):
@@ -114,6 +123,8 @@ def build(
             plugin.close()
         raise
 
+    if alerts is not None:
+        readers.append(alerts.reader)
     meter_provider = MeterProvider(
         metric_readers=readers,
         resource=resource,
@@ -144,4 +155,5 @@ def build(
         tracing=bool(span_processors),
         log_handler=handler,
         readers=readers,
+        alerts=alerts,
     )

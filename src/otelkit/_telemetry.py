@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from otelkit._config import Settings
     from otelkit._health import HealthRegistry
+    from otelkit.alerting._engine import AlertEngine
     from otelkit.instrumentation.logging import TraceContextRecords
 
 logger = logging.getLogger("otelkit")
@@ -56,6 +57,9 @@ class Telemetry:
         else:
             self.meter = pipeline.meter_provider.get_meter("otelkit", __version__)
             self.tracer = pipeline.tracer_provider.get_tracer("otelkit", __version__)
+        self.alerts: AlertEngine | None = pipeline.alerts if pipeline is not None else None
+        """In-process alerting, None unless ``OTELKIT_ALERTS`` is on: ``.rules``, ``.alerts()``,
+        ``.status()``, ``.add_rule(rule)``."""
         self._hooks = ExitHooks(flush=self.force_flush, shutdown=self.shutdown)
         self._log_records: TraceContextRecords | None = None
 
@@ -119,6 +123,9 @@ class Telemetry:
         millis = seconds * 1000
         if pipeline.log_handler is not None:
             logging.getLogger().removeHandler(pipeline.log_handler)
+        if pipeline.alerts is not None:
+            # First: its thread collects from one of the readers about to shut down.
+            pipeline.alerts.stop(timeout=seconds / 2)
 
         done = run_with_deadline(
             {
@@ -231,6 +238,8 @@ def init_telemetry(
             from otelkit.instrumentation import system
 
             system.install(pipeline.meter_provider, required="system" in settings.instrument)
+        if pipeline.alerts is not None:
+            pipeline.alerts.start()
         logger.debug("otelkit: telemetry configured: %r", settings)
         return telemetry
 

@@ -1,0 +1,21 @@
+"""In-process alerting: rules evaluated on a background thread from the SDK's own metric data.
+
+For setups without Prometheus (DESIGN §7). One module, one job:
+
+- ``_settings``: the ``OTELKIT_ALERT*`` settings, declared like every other otelkit setting;
+- ``_parsers``: value parsers those settings and the rules share (durations, ratios, addresses);
+- ``_rules``: ``AlertRule``, the public value type, and its validation;
+- ``_rulesfile``: rules from a YAML file, with errors naming the line and the field;
+- ``_defaults``: the default rules (CPU, memory, disk, HTTP error ratio, p95 latency);
+- ``_query``: one rule's expression over a ``MetricsData`` snapshot (windows, ratios, quantiles);
+- ``_quantile``: ``histogram_quantile`` as Prometheus computes it;
+- ``_state``: the pending → firing → resolved state machine of each alert instance;
+- ``_alert``: ``Alert``, the notification value handed to channels and callbacks;
+- ``_callbacks``: ``on_alert()``, the process-wide registry of user callbacks;
+- ``_channels``, ``_webhook``, ``_smtp``: where notifications go;
+- ``_dispatch``: one worker thread per channel, so a slow or failing channel delays nothing else;
+- ``_engine``: ``AlertEngine``, which owns the metric reader, the rules and the thread.
+
+Nothing here imports ``otelkit._config`` at import time: ``_config`` appends the declarations of
+``_settings`` to its own table.
+"""

@@ -1,0 +1,156 @@
+"""Where notifications go: the channel protocol, the ``log`` and ``callback`` channels, and
+``build_channels()``, which makes every channel the settings configure (validated at init).
+
+A channel's ``send(alert)`` delivers one notification or raises; the dispatcher runs it on the
+channel's own thread, counts the outcome and logs a failure once per kind. Messages of the
+exceptions a channel raises are logged, so they never hold a secret (``DeliveryError``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from otelkit._errors import ConfigError
+from otelkit.alerting import _callbacks
+from otelkit.alerting._alert import RESOLVED
+
+if TYPE_CHECKING:
+    from otelkit.alerting._alert import Alert
+    from otelkit.alerting._settings import AlertSettings
+
+__all__ = [
+    "CallbackChannel",
+    "Channel",
+    "DeliveryError",
+    "LogChannel",
+    "build_channels",
+    "is_loopback",
+]
+
+ALERT_LOGGER = "otelkit.alerts"
+
+
+class DeliveryError(Exception):
+    """A notification was not delivered; the message is safe to log (no URL, no password)."""
+
+
+class Channel(Protocol):
+    """Delivers notifications somewhere; ``send`` raises when it could not."""
+
+    name: str
+
+    def send(self, alert: Alert) -> None: ...
+
+
+class LogChannel:
+    """Logs each notification on the ``otelkit.alerts`` logger.
+
+    Firing alerts log at ERROR (critical), WARNING (warning) or INFO (info); resolved ones at
+    INFO. The record carries the structured fields as ``record.otelkit_alert``.
+    """
+
+    name = "log"
+    _LEVELS: ClassVar[dict[str, int]] = {
+        "critical": logging.ERROR,
+        "warning": logging.WARNING,
+        "info": logging.INFO,
+    }
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or logging.getLogger(ALERT_LOGGER)
+
+    def send(self, alert: Alert) -> None:
+        level = logging.INFO if alert.state == RESOLVED else self._LEVELS[alert.severity]
+        self.logger.log(level, "%s", alert.text, extra={"otelkit_alert": alert.to_dict()})
+
+
+class CallbackChannel:
+    """Calls every ``on_alert`` callback; one that raises does not stop the others."""
+
+    name = "callback"
+
+    def send(self, alert: Alert) -> None:
+        registered = _callbacks.callbacks()
+        failed: list[str] = []
+        for callback in registered:
+            try:
+                callback(alert)
+            except Exception as exc:
+                failed.append(type(exc).__name__)
+        if failed:
+            raise DeliveryError(
+                f"{len(failed)} of {len(registered)} on_alert callbacks raised "
+                f"({', '.join(dict.fromkeys(failed))})"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_channels(settings: AlertSettings) -> dict[str, Channel]:
+    """``log`` and ``callback`` always; ``webhook`` and ``smtp`` when configured.
+
+    Raises ``ConfigError`` for an incomplete or unsafe SMTP configuration.
+    """
+    channels: dict[str, Channel] = {"log": LogChannel(), "callback": CallbackChannel()}
+    if settings.alert_webhook_url is not None:
+        from otelkit.alerting._webhook import WebhookChannel
+
+        channels["webhook"] = WebhookChannel(
+            settings.alert_webhook_url,
+            timeout=settings.alert_webhook_timeout_s,
+            retries=settings.alert_webhook_retries,
+        )
+    if settings.alert_smtp_host is not None:
+        channels["smtp"] = _smtp_channel(settings)
+    return channels
+
+
+def _smtp_channel(settings: AlertSettings) -> Channel:
+    from otelkit.alerting._smtp import SmtpChannel
+
+    host = settings.alert_smtp_host or ""
+    if not settings.alert_smtp_to:
+        raise ConfigError(
+            "OTELKIT_ALERT_SMTP_TO is not set, and the smtp alert channel "
+            "(OTELKIT_ALERT_SMTP_HOST) needs it (or init_telemetry(alert_smtp_to=...)). "
+            "Accepted: a comma list of e-mail addresses."
+        )
+    if (settings.alert_smtp_user is None) != (settings.alert_smtp_password is None):
+        given, missing = (
+            ("OTELKIT_ALERT_SMTP_USER", "OTELKIT_ALERT_SMTP_PASSWORD")
+            if settings.alert_smtp_user is not None
+            else ("OTELKIT_ALERT_SMTP_PASSWORD", "OTELKIT_ALERT_SMTP_USER")
+        )
+        raise ConfigError(
+            f"{given} is set but {missing} is not: the smtp alert channel logs in with both. "
+            "Accepted: both set, or neither."
+        )
+    if (
+        settings.alert_smtp_password is not None
+        and settings.alert_smtp_tls == "off"
+        and not is_loopback(host)
+    ):
+        raise ConfigError(
+            f"OTELKIT_ALERT_SMTP_TLS='off' would send OTELKIT_ALERT_SMTP_PASSWORD in clear to "
+            f"{host!r}. Accepted: `starttls` or `ssl` (`off` only for a server on loopback)."
+        )
+    return SmtpChannel(
+        host,
+        settings.alert_smtp_port,
+        tls=settings.alert_smtp_tls,
+        sender=settings.alert_smtp_from or f"otelkit@{socket.gethostname() or 'localhost'}",
+        recipients=settings.alert_smtp_to,
+        user=settings.alert_smtp_user,
+        password=settings.alert_smtp_password,
+        timeout=settings.alert_smtp_timeout_s,
+    )

@@ -1,0 +1,224 @@
+"""``AlertEngine``: the rules, their state, the metric reader they read, the evaluation thread.
+
+``init_telemetry()`` builds it from the settings (which validates the rules file and the
+channels, so a mistake raises ``ConfigError`` before anything starts), adds ``engine.reader``
+to the ``MeterProvider``, calls ``start()`` at the end and ``stop()`` at shutdown.
+
+Evaluation is separate from time and from collection, so it can be tested without sleeping:
+``evaluate(now, data)`` takes a clock reading and a ``MetricsData`` snapshot and returns the
+notifications; ``run_once()`` is what the thread does every ``OTELKIT_ALERT_INTERVAL``: collect
+from the reader, evaluate at ``clock()``, hand the notifications to the channels.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Final
+
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from otelkit._errors import ConfigError, guarded
+from otelkit.alerting._alert import FIRING
+from otelkit.alerting._channels import build_channels
+from otelkit.alerting._defaults import default_rules
+from otelkit.alerting._dispatch import Dispatcher
+from otelkit.alerting._query import MetricIndex, Query
+from otelkit.alerting._rulesfile import CHANNEL_SETTINGS, load_rules_file
+from otelkit.alerting._settings import AlertSettings
+from otelkit.alerting._state import RuleState
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
+    from opentelemetry.sdk.metrics.export import MetricsData
+
+    from otelkit._health import Status
+    from otelkit.alerting._alert import Alert
+    from otelkit.alerting._channels import Channel
+    from otelkit.alerting._rules import AlertRule
+
+__all__ = ["COMPONENT", "HEALTHY", "AlertEngine"]
+
+logger = logging.getLogger("otelkit")
+
+COMPONENT = "alerting"
+HEALTH_SOURCE = "alerts"
+HEALTHY: Final = "healthy"
+DEGRADED: Final = "degraded"
+UNHEALTHY: Final = "unhealthy"
+
+
+class AlertEngine:
+    """In-process alerting for one configuration.
+
+    ``settings`` is the ``otelkit._config.Settings`` of ``init_telemetry()`` (or an
+    ``AlertSettings``). ``clock`` gives wall-clock seconds; ``channels`` replaces the channels
+    the settings configure (tests); ``rules`` replaces the default and file rules.
+    """
+
+    def __init__(
+        self,
+        settings: object,
+        *,
+        clock: Callable[[], float] = time.time,
+        channels: Mapping[str, Channel] | None = None,
+        rules: Iterable[AlertRule] | None = None,
+    ) -> None:
+        self.settings = AlertSettings.of(settings)
+        self.interval = self.settings.alert_interval_s
+        self._clock = clock
+        self._origin = clock()
+        self.channels = dict(build_channels(self.settings) if channels is None else channels)
+        if rules is None:
+            rules = self._configured_rules()
+        self._lock = threading.RLock()
+        self._rules: dict[str, RuleState] = {}
+        self._problems: set[tuple[str, str]] = set()
+        for rule in rules:
+            self.add_rule(rule)
+        self.reader = InMemoryMetricReader()
+        """Add it to the MeterProvider: the engine reads every metric through it."""
+        self._dispatcher = Dispatcher(self.channels)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status_hook: Callable[[], None] | None = None
+
+    def _configured_rules(self) -> list[AlertRule]:
+        rules = {rule.name: rule for rule in default_rules(self.settings)}
+        if self.settings.alert_rules_file:
+            for rule in load_rules_file(self.settings.alert_rules_file, list(self.channels)):
+                rules[rule.name] = rule  # a file rule replaces the built-in of that name
+        return list(rules.values())
+
+    # -- rules ------------------------------------------------------------------------------
+
+    @property
+    def rules(self) -> tuple[AlertRule, ...]:
+        with self._lock:
+            return tuple(state.rule for state in self._rules.values())
+
+    def add_rule(self, rule: AlertRule) -> None:
+        """Evaluate ``rule`` too (from the next evaluation); replaces a rule of the same name.
+
+        Raises ``ConfigError`` when it names a channel that is not configured.
+        """
+        for channel in rule.channels or ():
+            if channel not in self.channels:
+                raise ConfigError(
+                    f"alert rule {rule.name!r}, field 'channels': channel {channel!r} is not "
+                    f"configured (set {CHANNEL_SETTINGS.get(channel, 'it')}). Accepted: "
+                    f"{', '.join(self.channels)}."
+                )
+        query = Query(rule, self.settings.alert_window_s, self._origin)
+        state = RuleState(
+            rule, query, self.settings.alert_repeat_interval_s, self.settings.service_name
+        )
+        with self._lock:
+            self._rules[rule.name] = state
+
+    def remove_rule(self, name: str) -> None:
+        """Stop evaluating the rule called ``name`` (its alerts are forgotten, not resolved)."""
+        with self._lock:
+            self._rules.pop(name, None)
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self, now: float, data: MetricsData | None) -> list[Alert]:
+        """Evaluate every rule on ``data`` at time ``now``; return the notifications to send.
+
+        ``data`` None (the collection failed) leaves every alert as it is.
+        """
+        if data is None:
+            return []
+        index = MetricIndex(data)
+        notifications: list[Alert] = []
+        with self._lock:
+            for state in self._rules.values():
+                notifications.extend(self._evaluate_rule(state, now, index))
+        return notifications
+
+    @guarded(COMPONENT, ())
+    def _evaluate_rule(self, state: RuleState, now: float, index: MetricIndex) -> Sequence[Alert]:
+        notifications = state.evaluate(now, index)
+        problem = state.query.problem
+        if problem is not None and (state.rule.name, problem) not in self._problems:
+            self._problems.add((state.rule.name, problem))
+            logger.warning("otelkit: alert rule %r has no data: %s", state.rule.name, problem)
+        return notifications
+
+    @guarded(COMPONENT, ())
+    def run_once(self) -> Sequence[Alert]:
+        """Collect, evaluate now, and send the notifications; what the thread does each time."""
+        notifications = self.evaluate(self._clock(), self.reader.get_metrics_data())
+        self._dispatcher.dispatch(notifications)
+        return notifications
+
+    def alerts(self) -> list[Alert]:
+        """Every alert that is pending, firing or recently resolved."""
+        with self._lock:
+            return [alert for state in self._rules.values() for alert in state.alerts()]
+
+    def firing(self) -> list[Alert]:
+        return [alert for alert in self.alerts() if alert.state == FIRING]
+
+    def status(self) -> Status:
+        """``unhealthy`` if a critical alert fires, ``degraded`` if a warning one does.
+
+        ``start()`` registers it with the health endpoints (``/readyz`` reports it under
+        ``sources``; it raises the overall status, never changes readiness).
+        """
+        severities = {alert.severity for alert in self.firing()}
+        if "critical" in severities:
+            return UNHEALTHY
+        if "warning" in severities:
+            return DEGRADED
+        return HEALTHY
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        """Notifications so far by (channel, outcome): ``sent``, ``failed``, ``dropped``."""
+        return self._dispatcher.counts()
+
+    def dispatch(self, notifications: Iterable[Alert]) -> None:
+        """Hand notifications to their channels (on the channels' threads)."""
+        self._dispatcher.dispatch(notifications)
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until every notification handed over so far was delivered or failed."""
+        return self._dispatcher.drain(timeout)
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start evaluating every ``interval`` seconds on a daemon thread (once)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            from otelkit._health import register_status_source
+
+            self._status_hook = register_status_source(HEALTH_SOURCE, self.status)
+            self._dispatcher.export_counts()
+            self._thread = threading.Thread(target=self._run, name="otelkit-alerts", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and deliver what is queued, within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        with self._lock:
+            thread, self._thread = self._thread, None
+            unregister, self._status_hook = self._status_hook, None
+        if unregister is not None:
+            unregister()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        self._dispatcher.close(max(deadline - time.monotonic(), 0.0))
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.run_once()
+
+    def __repr__(self) -> str:
+        running = "running" if self._thread is not None else "stopped"
+        return f"<AlertEngine {len(self._rules)} rules, {running}, {self.status()}>"
