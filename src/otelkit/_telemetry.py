@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -14,6 +13,7 @@ from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 
+from otelkit import _integrations as integrations
 from otelkit._load import instantiate, load_settings
 from otelkit._pipeline import Pipeline, build
 from otelkit._resource import build_resource
@@ -21,13 +21,14 @@ from otelkit._shutdown import ExitHooks, run_with_deadline
 from otelkit._version import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from opentelemetry.metrics import Meter
     from opentelemetry.trace import Tracer
 
     from otelkit._config import Settings
     from otelkit._health import HealthRegistry
     from otelkit.alerting._engine import AlertEngine
-    from otelkit.instrumentation.logging import TraceContextRecords
 
 logger = logging.getLogger("otelkit")
 
@@ -61,7 +62,7 @@ class Telemetry:
         """In-process alerting, None unless ``OTELKIT_ALERTS`` is on: ``.rules``, ``.alerts()``,
         ``.status()``, ``.add_rule(rule)``."""
         self._hooks = ExitHooks(flush=self.force_flush, shutdown=self.shutdown)
-        self._log_records: TraceContextRecords | None = None
+        self._integrations: list[Callable[[], None]] = []
 
     @property
     def health(self) -> HealthRegistry:
@@ -108,14 +109,7 @@ class Telemetry:
         with _lock:
             if _active is self:
                 _active = None
-        if "otelkit._instrument" in sys.modules:
-            sys.modules["otelkit._instrument"].AUTO.uninstall()
-        if "otelkit.instrumentation.celery" in sys.modules:
-            sys.modules["otelkit.instrumentation.celery"].uninstall_auto()
-        if "otelkit.instrumentation.sqlalchemy" in sys.modules:
-            sys.modules["otelkit.instrumentation.sqlalchemy"].uninstall_auto()
-        if self._log_records is not None:
-            self._log_records.uninstall()
+        integrations.uninstall(self._integrations)
         pipeline = self._pipeline
         if pipeline is None:
             return True
@@ -186,18 +180,7 @@ def init_telemetry(
             _active = telemetry
             return telemetry
 
-        if settings.system_metrics and "system" in settings.instrument:
-            from otelkit.instrumentation import system
-
-            system.available(required=True)  # a missing extra fails before anything starts
-        if "celery" in settings.instrument:
-            from otelkit.instrumentation import celery as celery_instrumentation
-
-            celery_instrumentation.available(required=True)  # before anything starts
-        if settings.http_implementation == "contrib":
-            from otelkit.instrumentation import contrib
-
-            contrib.require()
+        integrations.check(settings)  # a missing extra fails before anything starts
         plugins = instantiate(loaded)
         pipeline = build(settings, plugins, build_resource(settings))
         if not _globals_installed:
@@ -213,40 +196,11 @@ def init_telemetry(
         telemetry = Telemetry(settings, pipeline)
         telemetry._hooks.install()
         _active = telemetry
-        if settings.instrument:
-            from otelkit._instrument import AUTO
-
-            AUTO.install(settings)
-        if _wants(settings, "celery"):
-            from otelkit.instrumentation import celery as celery_instrumentation
-
-            celery_instrumentation.install_auto()
-        if _wants(settings, "sqlalchemy"):
-            from otelkit.instrumentation import sqlalchemy as sqlalchemy_instrumentation
-
-            installed = sqlalchemy_instrumentation.install_auto()
-            if not installed and "sqlalchemy" in settings.instrument:
-                logger.warning(
-                    "otelkit: OTELKIT_INSTRUMENT asks for sqlalchemy, which is not installed"
-                )
-        if _wants(settings, "logging"):
-            from otelkit.instrumentation.logging import TraceContextRecords
-
-            telemetry._log_records = TraceContextRecords(settings.service_name)
-            telemetry._log_records.install()
-        if settings.system_metrics and _wants(settings, "system"):
-            from otelkit.instrumentation import system
-
-            system.install(pipeline.meter_provider, required="system" in settings.instrument)
+        telemetry._integrations = integrations.install(telemetry)
         if pipeline.alerts is not None:
             pipeline.alerts.start()
         logger.debug("otelkit: telemetry configured: %r", settings)
         return telemetry
-
-
-def _wants(settings: Settings, integration: str) -> bool:
-    """Whether OTELKIT_INSTRUMENT asks for ``integration`` (``auto`` asks for all)."""
-    return settings.instrument == ("auto",) or integration in settings.instrument
 
 
 def active() -> Telemetry | None:

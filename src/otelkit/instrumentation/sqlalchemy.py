@@ -135,6 +135,17 @@ def _sqlalchemy() -> Any:
     return sqlalchemy
 
 
+def available(*, required: bool = False) -> bool:
+    """Whether SQLAlchemy 2 is installed; with ``required`` a ConfigError names the extra."""
+    try:
+        _sqlalchemy()
+    except ConfigError:
+        if required:
+            raise
+        return False
+    return True
+
+
 # --- per configuration ---------------------------------------------------------------------
 
 
