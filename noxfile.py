@@ -8,7 +8,7 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "core", "http"]
+nox.options.sessions = ["tests", "lint", "typecheck", "core", "http", "azure_monitor"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -53,6 +53,16 @@ def core(session: nox.Session) -> None:
     session.run(
         "pytest", "--noconftest", "-m", "core_only", "-p", "no:cacheprovider", "tests/core_only"
     )
+
+
+@nox.session(name="azure_monitor")
+def azure_monitor(session: nox.Session) -> None:
+    """otelkit-azure-monitor: its tests against a loopback ingestion endpoint, mypy --strict."""
+    session.install("-e", ".", "-e", "./exporters/azure-monitor[test]", "mypy>=1.10")
+    session.run(
+        "pytest", "-p", "no:cacheprovider", "exporters/azure-monitor/tests", *session.posargs
+    )
+    session.run("mypy", "--strict", "exporters/azure-monitor/src")
 
 
 @nox.session
