@@ -8,7 +8,7 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "core", "http", "azure_monitor"]
+nox.options.sessions = ["tests", "lint", "typecheck", "core", "http", "azure_monitor", "cloudwatch"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
@@ -63,6 +63,16 @@ def azure_monitor(session: nox.Session) -> None:
         "pytest", "-p", "no:cacheprovider", "exporters/azure-monitor/tests", *session.posargs
     )
     session.run("mypy", "--strict", "exporters/azure-monitor/src")
+
+
+@nox.session
+def cloudwatch(session: nox.Session) -> None:
+    """otelkit-cloudwatch: moto (CloudWatch Logs) and SigV4 receiver tests, mypy --strict."""
+    session.install("-e", ".", "-e", "./exporters/cloudwatch[test]", "mypy>=1.10")
+    session.run(
+        "pytest", "-p", "no:cacheprovider", "exporters/cloudwatch/tests", *session.posargs
+    )
+    session.run("mypy", "--strict", "exporters/cloudwatch/src")
 
 
 @nox.session

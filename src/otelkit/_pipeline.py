@@ -144,7 +144,8 @@ def build(
         logger_provider.add_log_record_processor(log_processor)
     handler = None
     if log_processors:
-        handler = OtelLogHandler(logger_provider)
+        own = tuple(name for plugin in plugins.values() for name in plugin.own_loggers)
+        handler = OtelLogHandler(logger_provider, skipped=own)
         logging.getLogger().addHandler(handler)
     return Pipeline(
         resource,

@@ -43,6 +43,10 @@ class ExporterPlugin:
     settings: ClassVar[tuple[Setting[Any], ...]] = ()
     batch: ClassVar[bool] = True
     """Spans and logs go through batch processors; False exports each one synchronously."""
+    own_loggers: ClassVar[tuple[str, ...]] = ()
+    """Logger name prefixes of the libraries the plugin exports through (``urllib3``,
+    ``azure``): their records are not bridged to the logs signal, which would feed an
+    exporter's complaints about itself back into it."""
 
     def __init__(self, options: Mapping[str, Any], core: Settings) -> None:
         self.options = options

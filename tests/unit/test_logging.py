@@ -96,3 +96,16 @@ def test_structlog_processor_adds_the_trace_context(telemetry: otelkit.Telemetry
     event = json.loads(output.getvalue())
     assert event["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert event["event"] == "step"
+
+
+def test_the_exporters_own_libraries_are_not_bridged() -> None:
+    """urllib3's complaints about a failing OTLP export never become exported log records."""
+    from otelkit import testing
+
+    telemetry = otelkit.init_telemetry(
+        "bridge", exporters={"metrics": "memory", "logs": "memory,otlp"}, instrument="none"
+    )
+    logging.getLogger("urllib3.connectionpool").warning("Retrying after connection broken")
+    logging.getLogger("shop").warning("kept")
+    assert [r.log_record.body for r in testing.logs(telemetry)] == ["kept"]
+    telemetry.shutdown(timeout=1)

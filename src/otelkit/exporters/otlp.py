@@ -195,6 +195,7 @@ def _join_path(base: str, tail: str) -> str:
 class OtlpPlugin(ExporterPlugin):
     name = "otlp"
     signals = frozenset({"metrics", "traces", "logs"})
+    own_loggers = ("urllib3", "requests", "grpc")
     settings = (
         *_settings_for(None),
         *(s for sig in _SIGNAL_PATHS for s in _settings_for(sig)),

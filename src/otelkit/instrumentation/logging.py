@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from opentelemetry._logs import LoggerProvider
 
 # The SDK's own loggers and ours report export failures: bridging them could loop.
-_SKIPPED_PREFIXES = ("opentelemetry", "otelkit")
+ALWAYS_SKIPPED = ("opentelemetry", "otelkit")
 
 
 def severity(levelno: int) -> SeverityNumber:
@@ -43,13 +43,19 @@ def severity(levelno: int) -> SeverityNumber:
 class OtelLogHandler(logging.Handler):
     """Emits each stdlib record as an OTel log record in the current trace context."""
 
-    def __init__(self, provider: LoggerProvider, level: int = logging.NOTSET) -> None:
+    def __init__(
+        self,
+        provider: LoggerProvider,
+        level: int = logging.NOTSET,
+        skipped: tuple[str, ...] = ALWAYS_SKIPPED,
+    ) -> None:
         super().__init__(level)
         self._provider = provider
+        self._skipped = tuple(dict.fromkeys((*ALWAYS_SKIPPED, *skipped)))
 
     @guarded("logging", None)
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(_SKIPPED_PREFIXES):
+        if record.name.startswith(self._skipped):
             return
         exception = record.exc_info[1] if record.exc_info else None
         self._provider.get_logger(record.name).emit(

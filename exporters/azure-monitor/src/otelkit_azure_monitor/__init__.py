@@ -118,6 +118,7 @@ class AzureMonitorPlugin(ExporterPlugin):
 
     name = "azure_monitor"
     signals = frozenset({"metrics", "traces", "logs"})
+    own_loggers = ("azure", "urllib3", "requests")
     settings = (
         Setting(
             "connection_string",
