@@ -134,8 +134,19 @@ def build(
     REGISTRY.attach(readers, resource)
     register_gauges(meter_provider)
     register_health_metrics(meter_provider)
+    id_generator = next(
+        (
+            ids
+            for name in settings.exporters_for("traces")
+            if (ids := plugins[name].id_generator()) is not None
+        ),
+        None,
+    )
     tracer_provider = TracerProvider(
-        resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False
+        resource=resource,
+        sampler=build_sampler(settings),
+        shutdown_on_exit=False,
+        id_generator=id_generator,
     )
     for processor in span_processors:
         tracer_provider.add_span_processor(processor)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
 
     from otelkit._config import Setting, Settings
 
@@ -66,6 +67,14 @@ class ExporterPlugin:
 
     def span_exporter(self, resource: Resource) -> SpanExporter:
         raise NotImplementedError
+
+    def id_generator(self) -> IdGenerator | None:
+        """Trace and span ids in a back end's format (X-Ray), when the plugin exports traces.
+
+        The first traces plugin that returns one sets the tracer provider's generator; the
+        default is random W3C ids.
+        """
+        return None
 
     def log_exporter(self, resource: Resource) -> LogRecordExporter:
         raise NotImplementedError

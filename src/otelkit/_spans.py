@@ -7,12 +7,11 @@ plain fields, is current while the handler runs (so user code can add attributes
 child spans get the right parent and outgoing calls propagate the trace), and when it ends it
 becomes an SDK ``ReadableSpan`` handed to the tracer provider's span processors, exactly what
 an SDK span gives them. Sampling runs through the provider's own sampler at the start, as in
-the SDK; ids come from the same random source.
+the SDK; ids come from the provider's id generator.
 """
 
 from __future__ import annotations
 
-import random
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -62,6 +61,8 @@ class SpanFactory:
     def __init__(self, provider: TracerProvider, scope: InstrumentationScope) -> None:
         self.resource = provider.resource
         self.sampler = provider.sampler
+        self._trace_id = provider.id_generator.generate_trace_id
+        self._span_id = provider.id_generator.generate_span_id
         self.scope = scope
         # The provider's composite processor: ours plus any the user added to the provider.
         self.processor: SpanProcessor = provider._active_span_processor
@@ -76,11 +77,11 @@ class SpanFactory:
     ) -> trace_api.Span:
         parent = trace_api.get_current_span(context).get_span_context()
         parent_valid = parent.is_valid
-        trace_id = parent.trace_id if parent_valid else random.getrandbits(128) or 1
+        trace_id = parent.trace_id if parent_valid else self._trace_id()
         result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
         span_context = SpanContext(
             trace_id,
-            random.getrandbits(64) or 1,
+            self._span_id(),
             is_remote=False,
             trace_flags=_SAMPLED if result.decision in _SAMPLED_DECISIONS else _NOT_SAMPLED,
             trace_state=result.trace_state,

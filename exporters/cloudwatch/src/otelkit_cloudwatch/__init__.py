@@ -295,6 +295,12 @@ class CloudWatchPlugin(ExporterPlugin):
             export_timeout_millis=self.core.metric_export_timeout_ms,
         )
 
+    def id_generator(self) -> Any:
+        """X-Ray needs the start time in the trace id's first 32 bits."""
+        from otelkit_cloudwatch._xray import XRayIdGenerator
+
+        return XRayIdGenerator()
+
     def span_exporter(self, resource: Resource) -> Any:
         module = _otlp_module("trace_exporter")
         return module.OTLPSpanExporter(**self._otlp_kwargs("traces"))
