@@ -69,9 +69,7 @@ def azure_monitor(session: nox.Session) -> None:
 def cloudwatch(session: nox.Session) -> None:
     """otelkit-cloudwatch: moto (CloudWatch Logs) and SigV4 receiver tests, mypy --strict."""
     session.install("-e", ".", "-e", "./exporters/cloudwatch[test]", "mypy>=1.10")
-    session.run(
-        "pytest", "-p", "no:cacheprovider", "exporters/cloudwatch/tests", *session.posargs
-    )
+    session.run("pytest", "-p", "no:cacheprovider", "exporters/cloudwatch/tests", *session.posargs)
     session.run("mypy", "--strict", "exporters/cloudwatch/src")
 
 
