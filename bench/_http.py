@@ -115,13 +115,6 @@ def otelkit_telemetry() -> Telemetry:
     return _telemetry
 
 
-def has_instrument_app() -> bool:
-    if hasattr(otelkit, "instrument_app"):
-        return True
-    print("note: otelkit.instrument_app does not exist yet; the otelkit variants are left out")
-    return False
-
-
 @dataclass
 class Counts:
     requests: float

@@ -28,7 +28,6 @@ from bench._http import (
     OTELKIT_SPANS,
     Providers,
     Subject,
-    has_instrument_app,
     otelkit_requests,
     otelkit_spans,
     otelkit_telemetry,
@@ -168,10 +167,10 @@ def otel_wsgi_metrics_spans() -> Subject:
 
 def run(rounds: int) -> list[Result]:
     otelkit_telemetry()  # the global providers are set whether or not otelkit variants run
-    ours = [otelkit_metrics, otelkit_metrics_spans] if has_instrument_app() else []
     builders = [
         bare,
-        *ours,
+        otelkit_metrics,
+        otelkit_metrics_spans,
         prometheus_flask_exporter,
         otel_wsgi_metrics,
         otel_wsgi_metrics_spans,
