@@ -117,5 +117,5 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The demo service on embedded defaults: open the printed /metrics URL."""
-    session.install("-e", ".")
+    session.install("-e", ".[system]")
     session.run("python", "examples/demo/app.py", *session.posargs)
