@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from tests.fixtures.servers import free_port, wait_until
+from tests.fixtures.servers import free_port, spawn_logged, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -106,16 +106,12 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.metrics_target = f"127.0.0.1:{self.metrics_port}"
         self._log_path = workdir / f"{name}.log"
-        with self._log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                _command(self.app, self.port),
-                env=_environment(name, self.metrics_port, extra_env or {}),
-                cwd=workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: a gunicorn worker included
-            )
+        self._process = spawn_logged(
+            _command(self.app, self.port),
+            env=_environment(name, self.metrics_port, extra_env or {}),
+            cwd=workdir,
+            log_path=self._log_path,
+        )
         try:
             wait_until(self._ready_or_exited, timeout=30, what=f"{name} to serve")
         except AssertionError as exc:

@@ -28,7 +28,7 @@ from celery import signals
 
 from otelkit import ConfigError, init_telemetry, testing
 from otelkit.instrumentation.celery import PUBLISHED_HEADER, instrument_celery
-from tests.fixtures.servers import wait_until
+from tests.fixtures.servers import spawn_logged, wait_until
 from tests.tasks.celery_app import (
     BROKEN,
     FAIL,
@@ -107,16 +107,7 @@ class CeleryWorker:
             "--without-mingle",
             "--without-heartbeat",
         ]
-        with self._log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: the pool processes included
-            )
+        self._process = spawn_logged(command, env=env, cwd=ROOT, log_path=self._log_path)
         try:
             wait_until(self._ready, timeout=30, what=f"the {pool} worker to be ready")
         except AssertionError as exc:
