@@ -19,8 +19,8 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable, Mapping, MutableSequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.sdk.metrics._internal.instrument import (
     _Counter,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.util.types import Attributes
 
-__all__ = ["REGISTRY", "FastHistogram", "FastSum", "Registry"]
+__all__ = ["REGISTRY", "FastHistogram", "FastSum", "Registry", "Store"]
 
 DEFAULT_CARDINALITY_LIMIT = 2000
 OVERFLOW_ATTRIBUTES: Mapping[str, Any] = {"otel.metric.overflow": True}
@@ -55,29 +55,35 @@ _INF = float("inf")
 AttributesArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 
+def _zero_histogram(bounds: int) -> list[float]:
+    """Count, sum, then one count per bucket (``bounds + 1`` of them)."""
+    return [0, 0.0] + [0] * (bounds + 1)
+
+
 class _HistogramSeries:
-    """One attribute set of a histogram: bucket counts, sum, count, min, max."""
+    """One attribute set of a histogram.
+
+    ``cells`` holds count, sum and the bucket counts: a list in this process, or a view into
+    the process's memory-mapped file under a pre-fork server (``otelkit._multiprocess``), where
+    other processes read it. Min and max stay per process (the Prometheus exposition has none).
+    """
 
     __slots__ = (
         "attributes",
         "bounds",
-        "count",
-        "counts",
+        "cells",
         "interval_max",
         "interval_min",
         "lock",
         "max",
         "min",
         "start_ns",
-        "total",
     )
 
     def __init__(self, attributes: Attributes, bounds: tuple[float, ...], slots: int) -> None:
         self.attributes = attributes
         self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.total = 0.0
-        self.count = 0
+        self.cells: MutableSequence[float] = _zero_histogram(len(bounds))
         self.min = _INF
         self.max = -_INF
         # Per delta reader: min and max since that reader last collected.
@@ -87,11 +93,12 @@ class _HistogramSeries:
         self.start_ns = time.time_ns()
 
     def record(self, value: float) -> None:
-        index = bisect_left(self.bounds, value)
+        index = bisect_left(self.bounds, value) + 2
         with self.lock:
-            self.counts[index] += 1
-            self.total += value
-            self.count += 1
+            cells = self.cells
+            cells[0] += 1
+            cells[1] += value
+            cells[index] += 1
             if value < self.min:
                 self.min = value
             if value > self.max:
@@ -102,6 +109,24 @@ class _HistogramSeries:
                 if value > self.interval_max[slot]:
                     self.interval_max[slot] = value
 
+    @property
+    def count(self) -> int:
+        return int(self.cells[0])
+
+    def read(self) -> tuple[list[int], float, int]:
+        """Bucket counts, sum and count (call with ``lock`` held)."""
+        cells = self.cells
+        return [int(c) for c in cells[2:]], cells[1], int(cells[0])
+
+    def reset(self, cells: MutableSequence[float] | None) -> None:
+        """Start from zero (in a forked child); ``cells`` are zeroed storage, or None for a list."""
+        self.lock = threading.Lock()
+        self.cells = _zero_histogram(len(self.bounds)) if cells is None else cells
+        self.min, self.max = _INF, -_INF
+        self.interval_min = [_INF] * len(self.interval_min)
+        self.interval_max = [-_INF] * len(self.interval_max)
+        self.start_ns = time.time_ns()
+
     def add_slot(self) -> None:
         with self.lock:
             self.interval_min.append(_INF)
@@ -109,17 +134,38 @@ class _HistogramSeries:
 
 
 class _SumSeries:
-    __slots__ = ("attributes", "lock", "start_ns", "value")
+    """One attribute set of a counter or up-down counter; ``cells[0]`` is its value."""
+
+    __slots__ = ("attributes", "cells", "lock", "start_ns")
 
     def __init__(self, attributes: Attributes) -> None:
         self.attributes = attributes
-        self.value: float = 0
+        self.cells: MutableSequence[float] = [0]
         self.lock = threading.Lock()
         self.start_ns = time.time_ns()
 
     def add(self, amount: float) -> None:
         with self.lock:
-            self.value += amount
+            self.cells[0] += amount
+
+    @property
+    def value(self) -> float:
+        return self.cells[0]
+
+    def reset(self, cells: MutableSequence[float] | None) -> None:
+        self.lock = threading.Lock()
+        self.cells = [0] if cells is None else cells
+        self.start_ns = time.time_ns()
+
+
+class Store(Protocol):
+    """Where series keep their values when processes share them (``otelkit._multiprocess``)."""
+
+    def allocate(
+        self, instrument: _Instrument, attributes: Attributes, size: int
+    ) -> MutableSequence[float]:
+        """Zeroed storage for ``size`` numbers of one series of ``instrument``."""
+        ...
 
 
 class _Instrument:
@@ -143,6 +189,7 @@ class _Instrument:
         self._series: dict[Hashable, Any] = {}
         self._create_lock = threading.Lock()
         self.transient = False
+        self.store: Store | None = None
 
     def _new_series(self, attributes: Attributes) -> Any:
         raise NotImplementedError
@@ -161,7 +208,10 @@ class _Instrument:
                 if series is not None:
                     return series
             resolved = attributes() if callable(attributes) else attributes
-            series = self._series[key] = self._new_series(dict(resolved))
+            series = self._new_series(dict(resolved))
+            if self.store is not None:
+                series.cells = self.store.allocate(self, series.attributes, len(series.cells))
+            self._series[key] = series
             return series
 
     def all_series(self) -> list[Any]:
@@ -190,6 +240,38 @@ class _Instrument:
     def reset(self) -> None:
         with self._create_lock:
             self._series = {}
+
+    def use_store(self, store: Store | None) -> None:
+        """Move every series' values into ``store`` (None: back into this process's memory)."""
+        with self._create_lock:
+            self.store = store
+            for series in self._series.values():
+                with series.lock:
+                    old = series.cells
+                    new: MutableSequence[float] = (
+                        [0] * len(old)
+                        if store is None
+                        else store.allocate(self, series.attributes, len(old))
+                    )
+                    for index, value in enumerate(old):
+                        new[index] = value
+                    series.cells = new
+
+    def reset_after_fork(self, store: Store | None) -> None:
+        """In a forked child: every series from zero, in ``store`` or in memory; new locks.
+
+        The series objects stay (instrumentations hold on to some of them); what the parent
+        recorded before the fork stays the parent's.
+        """
+        self._create_lock = threading.Lock()
+        self.store = store
+        for series in self._series.values():
+            cells = (
+                None
+                if store is None
+                else store.allocate(self, series.attributes, len(series.cells))
+            )
+            series.reset(cells)
 
 
 class FastHistogram(_Instrument):
@@ -226,8 +308,8 @@ class FastHistogram(_Instrument):
         points = []
         for series in self.all_series():
             with series.lock:
-                counts = list(series.counts)
-                total, count, low, high = series.total, series.count, series.min, series.max
+                counts, total, count = series.read()
+                low, high = series.min, series.max
                 if delta and slot >= 0:
                     low, high = series.interval_min[slot], series.interval_max[slot]
                     series.interval_min[slot], series.interval_max[slot] = _INF, -_INF
@@ -299,7 +381,9 @@ class FastSum(_Instrument):
         points = []
         for series in self.all_series():
             with series.lock:
-                value = series.value
+                value = series.cells[0]
+            if type(value) is float and value.is_integer():
+                value = int(value)  # a memory-mapped cell holds doubles; counts stay integers
             start = series.start_ns
             if delta:
                 previous = state.previous.get(id(series))
@@ -350,6 +434,7 @@ class Registry:
         self._instruments: dict[str, _Instrument] = {}
         self._readers: dict[int, _ReaderState] = {}
         self._resource: Resource | None = None
+        self._store: Store | None = None
 
     def histogram(
         self,
@@ -377,6 +462,7 @@ class Registry:
                 raise ValueError(f"instrument {name!r} already exists with another definition")
             instrument = FastHistogram(name, unit, description, scope, boundaries)
             instrument.transient = transient
+            instrument.store = self._store
             for state in self._readers.values():
                 if state.is_delta(instrument):
                     state.slots[id(instrument)] = instrument.add_slot()
@@ -401,8 +487,39 @@ class Registry:
                 raise ValueError(f"instrument {name!r} already exists with another definition")
             instrument = FastSum(name, unit, description, scope, monotonic)
             instrument.transient = transient
+            instrument.store = self._store
             self._instruments[name] = instrument
             return instrument
+
+    @property
+    def store(self) -> Store | None:
+        return self._store
+
+    def use_store(self, store: Store | None) -> None:
+        """Keep every series' values in ``store`` from now on, carrying over what they hold."""
+        with self._lock:
+            self._store = store
+            instruments = list(self._instruments.values())
+        for instrument in instruments:
+            instrument.use_store(store)
+
+    def set_resource(self, resource: Resource) -> None:
+        self._resource = resource
+
+    def reset_after_fork(self, store: Store | None) -> None:
+        """In a forked child: start every series from zero (in ``store``) and forget deltas.
+
+        Runs in the child's only thread, before anything else records: locks another thread
+        of the parent held at the fork are replaced, not waited for.
+        """
+        self._lock = threading.Lock()
+        self._store = store
+        for instrument in self._instruments.values():
+            instrument.reset_after_fork(store)
+        now = time.time_ns()
+        for state in self._readers.values():
+            state.previous.clear()
+            state.last_ns = now
 
     def has(self, name: str) -> bool:
         with self._lock:
@@ -427,6 +544,7 @@ class Registry:
         with self._lock:
             self._readers.clear()
             self._resource = None
+            self._store = None
             self._instruments = {
                 name: instrument
                 for name, instrument in self._instruments.items()
@@ -434,6 +552,7 @@ class Registry:
             }
             for instrument in self._instruments.values():
                 instrument.reset()
+                instrument.store = None
                 if isinstance(instrument, FastHistogram):
                     instrument.slots = 0
 
@@ -442,6 +561,8 @@ class Registry:
     ) -> Callable[..., MetricsData | None]:
         def collect(reader: MetricReader, timeout_millis: float = 10_000) -> MetricsData | None:
             data = original(reader, timeout_millis=timeout_millis) if original else None
+            if not getattr(reader, "merges_fast_path", True):
+                return data  # it reads the fast instruments elsewhere (the pre-fork files)
             return self._merge(data, self._collect(state))
 
         return collect

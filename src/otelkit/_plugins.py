@@ -82,6 +82,13 @@ class ExporterPlugin:
     def close(self) -> None:
         """Release what the factories opened that the SDK does not shut down (a listener)."""
 
+    def before_fork(self) -> None:
+        """In a configured process about to fork (a pre-fork server's master), before it does."""
+
+    def after_fork_in_child(self, resource: Resource) -> None:
+        """In the forked child, after the SDK state was cleared and ``resource`` (the child's)
+        set: restart what the plugin runs itself (the SDK restarts its exporter threads)."""
+
 
 def available() -> dict[str, EntryPoint]:
     """Installed plugins by name, without importing them."""

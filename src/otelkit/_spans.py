@@ -36,6 +36,7 @@ from otelkit._errors import record_internal_error
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.util import types
@@ -59,13 +60,18 @@ class SpanFactory:
     """Per configuration: where light spans come from and where they go."""
 
     def __init__(self, provider: TracerProvider, scope: InstrumentationScope) -> None:
-        self.resource = provider.resource
+        self._provider = provider
         self.sampler = provider.sampler
         self._trace_id = provider.id_generator.generate_trace_id
         self._span_id = provider.id_generator.generate_span_id
         self.scope = scope
         # The provider's composite processor: ours plus any the user added to the provider.
         self.processor: SpanProcessor = provider._active_span_processor
+
+    @property
+    def resource(self) -> Resource:
+        """The provider's, read per span: a forked child gets its own (``otelkit._fork``)."""
+        return self._provider.resource
 
     def start(
         self,

@@ -13,6 +13,7 @@ from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 
+from otelkit import _fork
 from otelkit import _integrations as integrations
 from otelkit._load import instantiate, load_settings
 from otelkit._pipeline import Pipeline, build
@@ -181,6 +182,7 @@ def init_telemetry(
             return telemetry
 
         integrations.check(settings)  # a missing extra fails before anything starts
+        _fork.install()
         plugins = instantiate(loaded)
         pipeline = build(settings, plugins, build_resource(settings))
         if not _globals_installed:

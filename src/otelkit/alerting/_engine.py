@@ -215,6 +215,27 @@ class AlertEngine:
             thread.join(max(deadline - time.monotonic(), 0.0))
         self._dispatcher.close(max(deadline - time.monotonic(), 0.0))
 
+    def after_fork_in_child(self) -> None:
+        """In a forked child: fresh locks, rule states and channels; evaluate if the parent did.
+
+        Each process evaluates its own metrics (docs/deploying.md).
+        """
+        running = self._thread is not None
+        rules = [state.rule for state in self._rules.values()]
+        unregister, self._status_hook = self._status_hook, None
+        if unregister is not None:
+            unregister()  # the parent's entry, in the child's copy of the registry
+        self._lock = threading.RLock()
+        self._rules = {}
+        self._problems = set()
+        for rule in rules:
+            self.add_rule(rule)
+        self._dispatcher = Dispatcher(self.channels)
+        self._stopping = threading.Event()
+        self._thread = None
+        if running:
+            self.start()
+
     def _run(self) -> None:
         while not self._stopping.wait(self.interval):
             self.run_once()

@@ -152,12 +152,32 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], family: int, exposition: Exposition) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        family: int,
+        exposition: Exposition,
+        *,
+        reuse_port: bool = False,
+        inherited: socket.socket | None = None,
+    ) -> None:
         self.address_family = family
         self.exposition = exposition
+        self.reuse_port = reuse_port
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, bind_and_activate=inherited is None)
+        if inherited is not None:  # a forked child serves the listening socket of its parent
+            self.socket.close()
+            self.socket = inherited
+            self.server_address = inherited.getsockname()
+
+    def server_bind(self) -> None:
+        if self.reuse_port:
+            # The workers of a pre-fork server each bind the same port; the kernel spreads the
+            # scrapes over them, and each answers with the total (exporters/_multiprocess.py).
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -185,22 +205,51 @@ class Listener:
     """The plugin's own ``/metrics`` listener on a daemon thread."""
 
     def __init__(
-        self, host: str, port: int, exposition: Exposition, sources: tuple[str, str]
+        self,
+        host: str,
+        port: int,
+        exposition: Exposition,
+        sources: tuple[str, str],
+        *,
+        reuse_port: bool = False,
     ) -> None:
-        """``sources`` name where host and port came from (variable or keyword), for errors."""
+        """``sources`` name where host and port came from (variable or keyword), for errors.
+
+        ``reuse_port``: other processes of the same user may listen on the same port (the
+        workers of a pre-fork server).
+        """
         try:
             family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-            self._server = _Server((host, port), family, exposition)
+            self._server = _Server((host, port), family, exposition, reuse_port=reuse_port)
         except OSError as exc:
             raise ConfigError(_bind_error(host, port, exc, sources)) from None
         self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(
+        self._thread = self._serve()
+
+    def _serve(self) -> threading.Thread:
+        thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.2},
             name="otelkit-metrics",
             daemon=True,
         )
-        self._thread.start()
+        thread.start()
+        return thread
+
+    def after_fork_in_child(self) -> None:
+        """Serve the inherited listening socket from this process too (its thread is gone).
+
+        The parent keeps serving it; the kernel hands each connection to one of them.
+        """
+        inherited = self._server
+        host, port = inherited.server_address[:2]
+        self._server = _Server(
+            (str(host), int(port)),
+            inherited.address_family,
+            inherited.exposition,
+            inherited=inherited.socket,
+        )
+        self._thread = self._serve()
 
     def close(self) -> None:
         self._server.shutdown()

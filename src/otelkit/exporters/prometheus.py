@@ -1,8 +1,16 @@
-"""The ``prometheus`` exporter plugin: a pull endpoint rendered by otelkit itself."""
+"""The ``prometheus`` exporter plugin: a pull endpoint rendered by otelkit itself.
+
+Under a pre-fork server the processes share a directory and every scrape returns the total of
+all of them (``exporters/_multiprocess.py``): automatically for gunicorn, ``uvicorn --workers``,
+Celery's prefork pool and any fork after ``init_telemetry()``, or wherever
+``OTELKIT_PROMETHEUS_MULTIPROCESS_DIR`` says.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import MetricReader, MetricsData
@@ -12,6 +20,7 @@ from otelkit._config import Setting
 from otelkit._errors import ConfigError
 from otelkit._plugins import ExporterPlugin
 from otelkit.exporters import _endpoint, _exposition
+from otelkit.exporters import _multiprocess as multiprocess
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
@@ -33,6 +42,28 @@ class PrometheusReader(MetricReader):
         self.token = token
         self._scrape_lock = threading.Lock()
         self._latest: MetricsData | None = None
+        self.shared: multiprocess.SharedMetrics | None = None
+        """Set under a pre-fork server: scrapes add up the processes sharing a directory."""
+
+    @property
+    def merges_fast_path(self) -> bool:
+        """Whether collections include otelkit's fast instruments (not when they are shared:
+        then the scrape reads them from the files of all processes)."""
+        return self.shared is None
+
+    def share(self, directory: Path, *, keep_instance_id: bool) -> None:
+        """From now on, keep the fast instruments in ``directory`` and scrape all of it."""
+        self.shared = multiprocess.SharedMetrics(
+            directory, self.resource, self.collect_now, keep_instance_id=keep_instance_id
+        )
+
+    def collect_now(self) -> MetricsData | None:
+        """One collection, returned (the SDK's collect() hands it to ``_receive_metrics``)."""
+        with self._scrape_lock:
+            self._latest = None
+            self.collect()
+            data, self._latest = self._latest, None
+        return data
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
@@ -40,14 +71,15 @@ class PrometheusReader(MetricReader):
         self._latest = metrics_data
 
     def scrape(self) -> bytes:
-        with self._scrape_lock:
-            self._latest = None
-            self.collect()
-            data, self._latest = self._latest, None
-        return _exposition.render(data, self.resource)
+        data = self.collect_now()
+        shared = self.shared
+        if shared is None:
+            return _exposition.render(data, self.resource)
+        return _exposition.render(shared.exposition(data), shared.resource)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        pass
+        if self.shared is not None:
+            self.shared.close()
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True  # pull: nothing is pending; a scrape reads the live state
@@ -88,6 +120,18 @@ class PrometheusPlugin(ExporterPlugin):
             keyword="prometheus_token",
             secret=True,
         ),
+        Setting(
+            "multiprocess_dir",
+            "OTELKIT_PROMETHEUS_MULTIPROCESS_DIR",
+            _parse.optional_text,
+            None,
+            "a directory path, created if missing (mode 0700)",
+            "Where the processes of a pre-fork server add up their metrics, so that one scrape "
+            "returns the total of all workers. Found automatically under gunicorn, `uvicorn "
+            "--workers`, Celery prefork and after a fork; set it for other servers, or to "
+            "choose the place (see docs/deploying.md).",
+            keyword="prometheus_multiprocess_dir",
+        ),
     )
 
     def __init__(self, options: Any, core: Any) -> None:
@@ -105,23 +149,89 @@ class PrometheusPlugin(ExporterPlugin):
 
     def metric_reader(self, resource: Resource) -> MetricReader:
         reader = PrometheusReader(resource, self.options["token"])
+        directory = self._shared_directory()
         if self.options["port"]:
             self._listener = _endpoint.Listener(
                 self.options["host"],
                 self.options["port"],
                 reader,
                 (self.source("host"), self.source("port")),
+                reuse_port=directory is not None,
             )
+        if directory is not None:
+            try:
+                reader.share(directory, keep_instance_id=self._instance_id_given)
+            except OSError as exc:
+                self.close()
+                raise ConfigError(self._directory_error(directory, exc)) from None
         self._reader = reader
         _endpoint.set_current(reader)
         return reader
+
+    def _shared_directory(self) -> Path | None:
+        configured = self.options["multiprocess_dir"]
+        if configured:
+            return Path(configured).expanduser()
+        supervisor = multiprocess.detect_supervisor()
+        if supervisor is None:
+            return None
+        try:
+            return multiprocess.automatic_directory(supervisor)
+        except OSError as exc:
+            raise ConfigError(self._directory_error(None, exc)) from None
+
+    def _directory_error(self, directory: Path | None, exc: OSError) -> str:
+        reason = exc.strerror or str(exc)
+        if directory is None or not self.options["multiprocess_dir"]:
+            return (
+                "otelkit runs under a pre-fork server and cannot create its shared metrics "
+                f"directory in the temporary directory ({reason}). Set "
+                f"{self.source('multiprocess_dir')} to a writable directory."
+            )
+        return (
+            f"{self.source('multiprocess_dir')}={str(directory)!r}: cannot use it as the shared "
+            f"metrics directory ({reason}). Accepted: a writable directory path (created if "
+            "missing)."
+        )
+
+    @property
+    def _instance_id_given(self) -> bool:
+        from opentelemetry.semconv.attributes.service_attributes import SERVICE_INSTANCE_ID
+
+        return SERVICE_INSTANCE_ID in self.core.resource_attributes
+
+    def before_fork(self) -> None:
+        """The first fork makes this process the head of a group sharing a directory."""
+        reader = self._reader
+        if reader is not None and reader.shared is None:
+            directory = multiprocess.automatic_directory(os.getpid())
+            reader.share(directory, keep_instance_id=self._instance_id_given)
+
+    def after_fork_in_child(self, resource: Resource) -> None:
+        reader = self._reader
+        if reader is None:
+            return
+        reader.resource = resource
+        reader._scrape_lock = threading.Lock()
+        if reader.shared is not None:
+            reader.shared.after_fork_in_child()
+        if self._listener is not None:
+            self._listener.after_fork_in_child()
 
     @property
     def address(self) -> tuple[str, int] | None:
         """Where the listener serves (host, port), or None when it is off."""
         return (str(self._listener.host), self._listener.port) if self._listener else None
 
+    @property
+    def shared_directory(self) -> Path | None:
+        """The directory the processes share, when this process is one of several."""
+        shared = self._reader.shared if self._reader is not None else None
+        return shared.directory if shared is not None else None
+
     def close(self) -> None:
+        if self._reader is not None and self._reader.shared is not None:
+            self._reader.shared.close()
         if self._listener is not None:
             self._listener.close()
             self._listener = None
