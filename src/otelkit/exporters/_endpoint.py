@@ -171,6 +171,14 @@ class _Server(ThreadingHTTPServer):
             self.socket.close()
             self.socket = inherited
             self.server_address = inherited.getsockname()
+        # Processes sharing one listening socket all wake up for a connection and one gets it:
+        # a blocking accept() would leave the others stuck, deaf to shutdown().
+        self.socket.setblocking(False)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = self.socket.accept()  # BlockingIOError: another process took it
+        connection.setblocking(True)
+        return connection, address
 
     def server_bind(self) -> None:
         if self.reuse_port:

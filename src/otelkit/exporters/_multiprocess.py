@@ -748,6 +748,7 @@ class SharedMetrics:
         return thread
 
     def _publish_loop(self) -> None:
+        self.publish()  # at once: a new worker's gauges show from the next scrape on
         while not self._stopping.wait(PUBLISH_INTERVAL_S):
             self.publish()
 
