@@ -435,6 +435,9 @@ class Registry:
         self._readers: dict[int, _ReaderState] = {}
         self._resource: Resource | None = None
         self._store: Store | None = None
+        self.collecting = threading.RLock()
+        """Held around every collection of every reader; a fork waits for it (``_fork``), so
+        that no lock of the collection path is taken in the parent at the moment of the fork."""
 
     def histogram(
         self,
@@ -513,6 +516,7 @@ class Registry:
         of the parent held at the fork are replaced, not waited for.
         """
         self._lock = threading.Lock()
+        self.collecting = threading.RLock()
         self._store = store
         for instrument in self._instruments.values():
             instrument.reset_after_fork(store)
@@ -560,10 +564,11 @@ class Registry:
         self, original: Callable[..., MetricsData | None] | None, state: _ReaderState
     ) -> Callable[..., MetricsData | None]:
         def collect(reader: MetricReader, timeout_millis: float = 10_000) -> MetricsData | None:
-            data = original(reader, timeout_millis=timeout_millis) if original else None
-            if not getattr(reader, "merges_fast_path", True):
-                return data  # it reads the fast instruments elsewhere (the pre-fork files)
-            return self._merge(data, self._collect(state))
+            with self.collecting:
+                data = original(reader, timeout_millis=timeout_millis) if original else None
+                if not getattr(reader, "merges_fast_path", True):
+                    return data  # it reads the fast instruments elsewhere (the pre-fork files)
+                return self._merge(data, self._collect(state))
 
         return collect
 

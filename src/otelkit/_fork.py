@@ -40,7 +40,11 @@ def install() -> None:
     """Register the fork hooks once per process (they act on the active configuration)."""
     global _installed
     if not _installed and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        os.register_at_fork(
+            before=_before_fork,
+            after_in_parent=_after_fork_in_parent,
+            after_in_child=_after_fork_in_child,
+        )
         _installed = True
 
 
@@ -54,6 +58,9 @@ def _configured() -> Telemetry | None:
 
 
 def _before_fork() -> None:
+    # No collection runs while the process forks: the child must not inherit a lock that a
+    # collecting thread of the parent held (psutil sampling, health checks, the SDK's).
+    REGISTRY.collecting.acquire()
     telemetry = _configured()
     if telemetry is None or telemetry._pipeline is None:
         return
@@ -62,6 +69,10 @@ def _before_fork() -> None:
             plugin.before_fork()
         except Exception as exc:  # a fork hook must not fail the fork
             record_internal_error(f"{plugin.name} before fork", exc)
+
+
+def _after_fork_in_parent() -> None:
+    REGISTRY.collecting.release()
 
 
 def _after_fork_in_child() -> None:

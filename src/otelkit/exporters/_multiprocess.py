@@ -111,6 +111,7 @@ class ProcessFile:
         self._used = _HEADER.size
         _HEADER.pack_into(self._map, 0, MAGIC, self._used)
         self._lock = threading.Lock()
+        self._snapshot_lock = threading.Lock()
         self._described: set[str] = set()
 
     def allocate(
@@ -154,8 +155,9 @@ class ProcessFile:
     def write_snapshot(self, metrics: list[dict[str, Any]]) -> None:
         """Replace this process's snapshot of its SDK instruments (atomically)."""
         temporary = self.snapshot_path.with_name(self.snapshot_path.name + ".tmp")
-        temporary.write_text(json.dumps(metrics, separators=(",", ":")))
-        os.replace(temporary, self.snapshot_path)
+        with self._snapshot_lock:
+            temporary.write_text(json.dumps(metrics, separators=(",", ":")))
+            os.replace(temporary, self.snapshot_path)
 
     def close_inherited(self) -> None:
         """In a forked child: let go of the parent's file (the parent keeps writing it)."""

@@ -789,7 +789,7 @@ def _forget(target: _Target) -> None:
     for series in (binding.idle, binding.used, binding.maximum):
         if series is not None:
             with series.lock:
-                series.value = 0
+                series.cells[0] = 0
 
 
 def instrument_sqlalchemy(engine: E, *, spans: bool | None = None) -> E:
