@@ -11,6 +11,7 @@ from bench._harness import report
 
 BENCHMARKS = (
     "scrape",
+    "prefork",
     "business",
     "system",
     "alerting",

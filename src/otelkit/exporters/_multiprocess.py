@@ -722,7 +722,7 @@ class SharedMetrics:
     """This process's membership in a directory: its file, its snapshots, the summed scrape.
 
     ``collect`` returns this process's SDK metrics (without the fast instruments, which are in
-    the files); it is called by the publishing thread and on each scrape.
+    the files); it is called by the publishing thread, once ``ready()``, and on each scrape.
     """
 
     def __init__(
@@ -731,12 +731,14 @@ class SharedMetrics:
         resource: Resource,
         collect: Callable[[], MetricsData | None],
         *,
+        ready: Callable[[], bool] = lambda: True,
         keep_instance_id: bool = False,
     ) -> None:
         group = prepare(directory)
         self.directory = directory
         self.resource = resource if keep_instance_id else group_resource(resource, group)
         self._collect = collect
+        self._ready = ready
         self.file = ProcessFile(directory)
         self._reader = DirectoryReader(directory)
         self._scrape_lock = threading.Lock()
@@ -750,7 +752,11 @@ class SharedMetrics:
         return thread
 
     def _publish_loop(self) -> None:
-        self.publish()  # at once: a new worker's gauges show from the next scrape on
+        # At once (when the reader is registered with its provider, a moment after this
+        # starts): a new worker's gauges show from the next scrape on.
+        while not self._ready() and not self._stopping.wait(0.05):
+            pass
+        self.publish()
         while not self._stopping.wait(PUBLISH_INTERVAL_S):
             self.publish()
 

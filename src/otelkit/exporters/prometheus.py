@@ -54,7 +54,11 @@ class PrometheusReader(MetricReader):
     def share(self, directory: Path, *, keep_instance_id: bool) -> None:
         """From now on, keep the fast instruments in ``directory`` and scrape all of it."""
         self.shared = multiprocess.SharedMetrics(
-            directory, self.resource, self.collect_now, keep_instance_id=keep_instance_id
+            directory,
+            self.resource,
+            self.collect_now,
+            ready=lambda: self._collect is not None,  # registered with its MeterProvider
+            keep_instance_id=keep_instance_id,
         )
 
     def collect_now(self) -> MetricsData | None:
