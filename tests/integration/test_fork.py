@@ -331,3 +331,44 @@ def test_an_unusable_directory_is_a_config_error_naming_the_variable(tmp_path: P
             prometheus_port=0,
             prometheus_multiprocess_dir=str(not_a_directory / "sub"),
         )
+
+
+RECYCLING = """
+import json, os, sys
+from pathlib import Path
+import otelkit
+from otelkit.exporters import _endpoint
+
+directory = Path(sys.argv[1])
+otelkit.init_telemetry(service_name="recycler", prometheus_port=0,
+                       prometheus_multiprocess_dir=str(directory))
+
+@otelkit.counted("jobs.done")
+def job():
+    pass
+
+def total():
+    body = _endpoint._current.scrape().decode()
+    return sum(float(l.rsplit(" ", 1)[1]) for l in body.splitlines() if l.startswith("jobs_done"))
+
+totals, files = [], []
+for generation in range(20):  # a worker is forked, counts, and ends: as under max_requests
+    child = os.fork()
+    if child == 0:
+        for _ in range(7):
+            job()
+        os._exit(0)  # as Celery's pool processes leave
+    os.waitpid(child, 0)
+    totals.append(total())
+    files.append(len(list(directory.glob("*.otelkit"))))
+print(json.dumps({"totals": totals, "files": files}))
+"""
+
+
+def test_files_of_ended_workers_are_merged_and_no_count_is_lost(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (result,) = run(tmp_path, RECYCLING, {}, str(shared))
+    assert result["totals"] == [7.0 * n for n in range(1, 21)]  # exact, never backwards
+    # The parent's file, an archive and fewer than COMPACT_AFTER files of ended workers.
+    assert max(result["files"][10:]) <= 2 + 8
+    assert len(list(shared.glob("archive-*.otelkit"))) == 1

@@ -67,7 +67,7 @@ from otelkit._errors import record_internal_error
 from otelkit._fastpath import REGISTRY, FastHistogram, FastSum
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, MutableSequence, Sequence
+    from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
 
     from opentelemetry.util.types import Attributes
 
@@ -96,13 +96,19 @@ class ProcessFile:
         self.pid = os.getpid()
         self.path = directory / f"{self.pid}-{uuid.uuid4().hex[:12]}{SUFFIX}"
         self.snapshot_path = self.path.with_suffix(SNAPSHOT_SUFFIX)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        # Locked under a name readers ignore, then renamed: no reader may see it unlocked
+        # (it would take it for the file of an ended process and compact it away).
+        creating = self.path.with_suffix(".creating")
+        fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "alive" until this process ends
             os.ftruncate(fd, _INITIAL_SIZE)
             self._map = mmap.mmap(fd, _INITIAL_SIZE)
+            os.rename(creating, self.path)
         except BaseException:
             os.close(fd)
+            with contextlib.suppress(OSError):
+                creating.unlink()
             raise
         self._fd = fd
         # Cells handed out point into the mapping current at the time; a larger file gets a
@@ -345,8 +351,18 @@ class DirectoryReader:
         self._warned: set[str] = set()
 
     def totals(self, own: ProcessFile) -> _Totals:
+        with _directory_lock(self.directory, exclusive=False):
+            totals = self._read(own)
+        dead = [path for path, cache in self._files.items() if cache.dead]
+        if len(dead) >= COMPACT_AFTER:
+            self._compact(dead)
+        return totals
+
+    def _read(self, own: ProcessFile) -> _Totals:
         totals = _Totals()
         paths = sorted(self.directory.glob(f"*{SUFFIX}"))
+        for gone in self._files.keys() - set(paths):
+            del self._files[gone]  # merged into an archive by some process
         # Own descriptions first: after a change of buckets, this process's definition wins.
         self._add(totals, own.path, own.contents(), live=True)
         totals.live_pids.append((own.pid, own.path))
@@ -417,6 +433,33 @@ class DirectoryReader:
             else:
                 self._accumulate(totals, key, values, live=False)
 
+    def _compact(self, dead: list[Path]) -> None:
+        """Merge the files of ended processes (and earlier archives) into one archive file.
+
+        Under the directory's exclusive lock, so that a scrape in any process sees either the
+        old files or the archive, never both or neither: a counter never jumps.
+        """
+        merged = _Totals()
+        for path in dead:
+            self._add_dead(merged, path, self._files[path])
+        archive = self.directory / f"archive-{uuid.uuid4().hex[:12]}{SUFFIX}"
+        staging = archive.with_suffix(".staging")
+        _write_archive(staging, merged)
+        try:
+            with _directory_lock(self.directory, exclusive=True, wait=False):
+                if not all(path.exists() for path in dead):
+                    return  # another process compacted first: its archive has these
+                os.rename(staging, archive)
+                for path in dead:
+                    path.unlink()
+        except BlockingIOError:
+            pass  # another process is compacting or reading; next scrape
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                staging.unlink()
+        for path in dead:
+            self._files.pop(path, None)
+
     def _accumulate(
         self, totals: _Totals, key: list[Any], values: Sequence[float], live: bool
     ) -> None:
@@ -456,6 +499,45 @@ class DirectoryReader:
             except ValueError as exc:
                 record_internal_error("multi-process snapshot", exc)
         return found
+
+
+COMPACT_AFTER = 8
+"""Files of ended processes a scrape tolerates before merging them into one archive."""
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path, *, exclusive: bool, wait: bool = True) -> Iterator[None]:
+    """Scrapes read under a shared lock; compaction swaps files under the exclusive one."""
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_archive(path: Path, totals: _Totals) -> None:
+    """A file in the process-file format holding the counters and histograms of ``totals``."""
+    parts = [b""]
+    size = _HEADER.size
+
+    def entry(key: list[Any], values: Sequence[float]) -> None:
+        nonlocal size
+        encoded = json.dumps(key, separators=(",", ":")).encode()
+        parts.append(_ENTRY.pack(len(encoded), len(values)))
+        parts.append(encoded.ljust(_padded(len(encoded)), b"\0"))
+        parts.append(struct.pack(f"={len(values)}d", *values))
+        size += _ENTRY.size + _padded(len(encoded)) + 8 * len(values)
+
+    for description in totals.descriptions.values():
+        entry(description, ())
+    for (name, attributes), values in totals.values.items():
+        kind = totals.descriptions.get(name, [None, None, None])[2]
+        if kind in ("c", "h"):  # up-down counters of ended processes count for nothing
+            entry([kind, name, [list(pair) for pair in attributes]], values)
+    parts[0] = _HEADER.pack(MAGIC, size)
+    path.write_bytes(b"".join(parts))
 
 
 def _pid_of(path: Path) -> int:
