@@ -256,12 +256,25 @@ def _remove_ended(base: Path, keep: str) -> None:
         pid_text, _, ticks = entry.name.partition("-")
         if entry.name == keep or not pid_text.isdigit():
             continue
-        if _start_ticks(int(pid_text)) == ticks and ticks != "0":
-            continue  # that server still runs
+        if _running(int(pid_text), ticks):
+            continue
         with contextlib.suppress(OSError):
             for child in entry.iterdir():
                 child.unlink()
             entry.rmdir()
+
+
+def _running(pid: int, ticks: str) -> bool:
+    """Whether the server that made a directory still runs (without /proc: its pid exists)."""
+    if ticks != "0":
+        return _start_ticks(pid) == ticks
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def detect_supervisor() -> int | None:

@@ -20,12 +20,12 @@ from otelkit._config import Setting
 from otelkit._errors import ConfigError
 from otelkit._plugins import ExporterPlugin
 from otelkit.exporters import _endpoint, _exposition
-from otelkit.exporters import _multiprocess as multiprocess
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
 
     from otelkit._parse import Secret
+    from otelkit.exporters._multiprocess import SharedMetrics
 
 
 class PrometheusReader(MetricReader):
@@ -42,7 +42,7 @@ class PrometheusReader(MetricReader):
         self.token = token
         self._scrape_lock = threading.Lock()
         self._latest: MetricsData | None = None
-        self.shared: multiprocess.SharedMetrics | None = None
+        self.shared: SharedMetrics | None = None
         """Set under a pre-fork server: scrapes add up the processes sharing a directory."""
 
     @property
@@ -53,6 +53,8 @@ class PrometheusReader(MetricReader):
 
     def share(self, directory: Path, *, keep_instance_id: bool) -> None:
         """From now on, keep the fast instruments in ``directory`` and scrape all of it."""
+        from otelkit.exporters import _multiprocess as multiprocess  # POSIX only: fcntl, mmap
+
         self.shared = multiprocess.SharedMetrics(
             directory,
             self.resource,
@@ -176,6 +178,10 @@ class PrometheusPlugin(ExporterPlugin):
         configured = self.options["multiprocess_dir"]
         if configured:
             return Path(configured).expanduser()
+        if os.name != "posix":
+            return None
+        from otelkit.exporters import _multiprocess as multiprocess
+
         supervisor = multiprocess.detect_supervisor()
         if supervisor is None:
             return None
@@ -208,6 +214,8 @@ class PrometheusPlugin(ExporterPlugin):
         """The first fork makes this process the head of a group sharing a directory."""
         reader = self._reader
         if reader is not None and reader.shared is None:
+            from otelkit.exporters import _multiprocess as multiprocess
+
             directory = multiprocess.automatic_directory(os.getpid())
             reader.share(directory, keep_instance_id=self._instance_id_given)
 
