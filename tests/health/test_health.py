@@ -11,6 +11,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -856,11 +857,20 @@ def test_readiness_through_a_real_server_and_its_prometheus_port(
     body = running.get(f"{running.url}/readyz").json()
     assert body == {**body, "status": "unhealthy", "ready": False}
     assert (body["checks"]["flag"]["status"], body["checks"]["flag"]["error"]) == ("fail", None)
-    assert 'otelkit_health_check="flag"} 0' in running.get(f"{running.metrics_url}/metrics").text
+    assert _flag_gauge(running.get(f"{running.metrics_url}/metrics").text) == "0"
 
     flag.touch()
     wait_until(lambda: running.get(f"{running.url}/readyz").status_code == 200, 10)
-    assert 'otelkit_health_check="flag"} 1' in running.get(f"{running.metrics_url}/metrics").text
+    assert _flag_gauge(running.get(f"{running.metrics_url}/metrics").text) == "1"
+
+
+def _flag_gauge(body: str) -> str | None:
+    """The value of the flag check's gauge (under gunicorn, a pre-fork server, it carries the
+    worker's ``process_pid`` too)."""
+    found = re.search(
+        r'^otelkit_health_status\{[^}]*otelkit_health_check="flag"[^}]*\} (\S+)$', body, re.M
+    )
+    return found.group(1) if found else None
 
 
 # -- a real PostgreSQL ----------------------------------------------------------------------

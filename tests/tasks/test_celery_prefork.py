@@ -1,15 +1,22 @@
 """Exact Prometheus metrics from a Celery prefork worker: four pool processes, one port.
 
-A real ``celery worker --pool prefork --concurrency 4`` runs tests.tasks.celery_prefork_app in a
-subprocess, on a Redis database of its own (broker and result backend), configured only through
-the environment: each pool process calls ``init_telemetry()`` in ``worker_process_init`` and
-serves otelkit's ``/metrics`` on the same ``OTEL_EXPORTER_PROMETHEUS_PORT``. Whichever pool
-process answers a scrape must give the totals of all four. The state they share is found
-automatically in one test and named with ``OTELKIT_PROMETHEUS_MULTIPROCESS_DIR`` in the other.
+A real ``celery worker --pool prefork --concurrency 4`` runs in a subprocess, on a Redis
+database of its own (broker and result backend), configured only through the environment, and
+every process of it serves otelkit's ``/metrics`` on the same ``OTEL_EXPORTER_PROMETHEUS_PORT``.
+Whichever process answers a scrape must give the totals of the whole worker. Three variants:
+
+- ``auto``: tests.tasks.celery_prefork_app, each pool process calling ``init_telemetry()`` in
+  ``worker_process_init`` (the earlier pattern); the state they share is found automatically;
+- ``explicit-dir``: the same, the state named with ``OTELKIT_PROMETHEUS_MULTIPROCESS_DIR``;
+- ``worker-init``: tests.tasks.celery_prefork_main_app, the worker's main process calling
+  ``init_telemetry()`` in ``worker_init``, as docs/celery.md recommends; the pool processes
+  inherit it through ``fork()`` and start from zero.
 
 The test publishes 40 tasks that answer the pid of the pool process that ran them, waits for
 their results, then reads the session's Prometheus (tests/fixtures/prometheus.py) and scrapes
-the port directly a few times: 40 runs, 40 durations, every time.
+the port directly a few times: 40 runs, 40 durations, every time. With ``worker-init`` it also
+revokes a task waiting for its ETA: the main process discards it and counts it once as
+``REVOKED``, and the main process' own gauges are served with its ``process_pid``.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,12 +36,14 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.servers import free_port, spawn_logged, wait_until
+from tests.tasks.celery_app import REVOCABLE
 from tests.tasks.celery_prefork_app import PID, QUEUE, create_app
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from celery import Celery
+    from celery.result import AsyncResult
 
     from tests.fixtures.prometheus import PrometheusServer
     from tests.fixtures.redis import RedisServer
@@ -48,6 +58,14 @@ RUNS = "celery_task_runs_total"
 DURATION = "celery_task_duration_seconds"
 ACTIVE = "celery_worker_active_tasks"
 DIRECT_SCRAPES = 16
+COUNTDOWN = 3.0  # how long the revoked task waits for its ETA in the worker's main process
+
+# variant -> (the app module the worker runs, whether it configures the worker's main process)
+VARIANTS = {
+    "auto": ("tests.tasks.celery_prefork_app", False),
+    "explicit-dir": ("tests.tasks.celery_prefork_app", False),
+    "worker-init": ("tests.tasks.celery_prefork_main_app", True),
+}
 
 
 class PreforkWorker:
@@ -55,6 +73,7 @@ class PreforkWorker:
 
     def __init__(self, variant: str, redis_url: str, workdir: Path) -> None:
         self.variant = variant
+        self.app_module, self.main_configured = VARIANTS[variant]
         self.job = f"celery-prefork-{variant}"
         self.service = f"{self.job}-{uuid.uuid4().hex[:6]}"
         self.metrics_port = free_port()
@@ -87,7 +106,7 @@ class PreforkWorker:
             "-m",
             "celery",
             "-A",
-            "tests.tasks.celery_prefork_app",
+            self.app_module,
             "worker",
             "--pool=prefork",
             f"--concurrency={CONCURRENCY}",
@@ -117,9 +136,13 @@ class PreforkWorker:
             return False
         return requests.get(self.metrics_url, timeout=2).status_code == 200
 
+    def log(self) -> str:
+        """Everything the worker wrote to stdout and stderr so far."""
+        return self._log_path.read_text(errors="replace")
+
     def output(self) -> str:
         """What the worker wrote to stdout and stderr so far (the last 200 lines)."""
-        lines = self._log_path.read_text(errors="replace").splitlines()
+        lines = self.log().splitlines()
         return "\n".join(lines[-200:]) or "(no output)"
 
     def report_section(self) -> tuple[str, str]:
@@ -158,7 +181,7 @@ def worker(
     redis_server: RedisServer,
     tmp_path: Path,
 ) -> Iterator[PreforkWorker]:
-    """A prefork worker (the indirect parameter: ``auto`` or ``explicit-dir``), scraped."""
+    """A prefork worker (the indirect parameter: one of ``VARIANTS``), scraped."""
     running = PreforkWorker(request.param, redis_server.fresh_url(), tmp_path)
     try:
         prometheus.scrape(running.job, target=running.metrics_target)
@@ -194,11 +217,24 @@ def scrape(worker: PreforkWorker) -> Scrape:
     return Scrape(response.text)
 
 
-@pytest.mark.parametrize("worker", ["auto", "explicit-dir"], indirect=True)
+@pytest.mark.parametrize("worker", list(VARIANTS), indirect=True)
 def test_pool_processes_serve_the_exact_totals(
     worker: PreforkWorker, prometheus: PrometheusServer
 ) -> None:
-    """40 tasks over four pool processes: Prometheus and every direct scrape read 40 runs."""
+    """40 tasks over four pool processes: Prometheus and every direct scrape read 40 runs.
+
+    With the main process configured (``worker-init``), a task revoked while it waits for its
+    ETA is counted once as ``REVOKED``, and the main process' gauges are served too.
+    """
+    revoked: AsyncResult | None = None
+    if worker.main_configured:
+        # Revoked long before its ETA: the main process, which holds it, discards it then.
+        published = time.monotonic()
+        revoked = worker.app.tasks[REVOCABLE].apply_async(countdown=COUNTDOWN)
+        replies = worker.app.control.revoke(revoked.id, reply=True, limit=1, timeout=5)
+        assert replies, "the worker did not acknowledge the revoke"
+        assert time.monotonic() - published < COUNTDOWN, "revoked too late: the task may run"
+
     pauses = [SLEEP if i % 2 else 0.0 for i in range(TASKS)]
     results = [worker.app.tasks[PID].delay(pause) for pause in pauses]
     pids = {result.get(timeout=60) for result in results}
@@ -219,27 +255,51 @@ def test_pool_processes_serve_the_exact_totals(
     assert targets.value == 1, prometheus.query(f'target_info{{job="{job}"}}')
     prometheus.wait_for(f'sum({ACTIVE}{{job="{job}"}})', 0)
 
-    # Several scrapes in a row, each answered by any pool process: the same exact totals.
+    revoked_selector = f'{{job="{job}",celery_task_name="{REVOCABLE}"}}'
+    if revoked is not None:
+        # Celery marks the result REVOKED as soon as the revoke arrives; the task is discarded
+        # (task_revoked sent) when its ETA comes, in the main process, which logs it.
+        discarded = f"/MainProcess] Discarding revoked task: {REVOCABLE}[{revoked.id}]"
+        wait_until(
+            lambda: discarded in worker.log(),
+            timeout=COUNTDOWN + 15,
+            what=f"the main process to discard the revoked task {revoked.id}",
+        )
+        prometheus.wait_for(f"sum({RUNS}{revoked_selector})", 1)
+        by_state = prometheus.query(f"sum by (celery_task_state) ({RUNS}{revoked_selector})")
+        assert {s.labels["celery_task_state"]: s.value for s in by_state} == {"REVOKED": 1}
+        # Decided outside a run: no duration (not even a series), in the same scrape.
+        assert prometheus.query(f"{DURATION}_count{revoked_selector}") == []
+
+    # Several scrapes in a row, each answered by any process: the same exact totals.
     instances = set()
     for each in [scrape(worker) for _ in range(DIRECT_SCRAPES)]:
         assert each.total(RUNS, celery_task_name=PID) == TASKS, each.text
         assert each.total(f"{DURATION}_count", celery_task_name=PID) == TASKS, each.text
+        if revoked is not None:
+            revokes = each.total(RUNS, celery_task_name=REVOCABLE, celery_task_state="REVOKED")
+            assert revokes == each.total(RUNS, celery_task_name=REVOCABLE) == 1, each.text
+            assert each.total(f"{DURATION}_count", celery_task_name=REVOCABLE) == 0, each.text
         (target,) = each.samples["target_info"]
         instances.add(target[0]["service_instance_id"])
     assert len(instances) == 1, instances  # one service.instance.id for the whole worker
 
-    # Each pool process' gauges are series of their own, told apart by process_pid.
+    # Each process' gauges are series of their own, told apart by process_pid: every pool
+    # process that ran a task, and the main process when it is configured.
+    expected_pids = pids | {worker.pid} if worker.main_configured else pids
     uptimes: list[tuple[dict[str, str], float]] = []
 
     def every_process_has_its_uptime() -> bool:
         nonlocal uptimes
         uptimes = scrape(worker).samples.get("process_uptime_seconds", [])
-        return pids <= {int(labels.get("process_pid", "0")) for labels, _ in uptimes}
+        return expected_pids <= {int(labels.get("process_pid", "0")) for labels, _ in uptimes}
 
     try:
         wait_until(every_process_has_its_uptime, timeout=15, what="the uptime of every process")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}: tasks ran in {sorted(pids)}, uptimes {uptimes}") from None
+        raise AssertionError(
+            f"{exc}: tasks ran in {sorted(pids)}, main process {worker.pid}, uptimes {uptimes}"
+        ) from None
 
     if worker.state_dir is not None:
         assert any(worker.state_dir.iterdir()), "nothing in OTELKIT_PROMETHEUS_MULTIPROCESS_DIR"
