@@ -118,10 +118,10 @@ class _HistogramSeries:
         cells = self.cells
         return [int(c) for c in cells[2:]], cells[1], int(cells[0])
 
-    def reset(self, cells: MutableSequence[float] | None) -> None:
-        """Start from zero (in a forked child); ``cells`` are zeroed storage, or None for a list."""
+    def reset(self) -> None:
+        """Start from zero, in memory, with a new lock (in a forked child)."""
         self.lock = threading.Lock()
-        self.cells = _zero_histogram(len(self.bounds)) if cells is None else cells
+        self.cells = _zero_histogram(len(self.bounds))
         self.min, self.max = _INF, -_INF
         self.interval_min = [_INF] * len(self.interval_min)
         self.interval_max = [-_INF] * len(self.interval_max)
@@ -152,9 +152,9 @@ class _SumSeries:
     def value(self) -> float:
         return self.cells[0]
 
-    def reset(self, cells: MutableSequence[float] | None) -> None:
+    def reset(self) -> None:
         self.lock = threading.Lock()
-        self.cells = [0] if cells is None else cells
+        self.cells = [0]
         self.start_ns = time.time_ns()
 
 
@@ -166,6 +166,20 @@ class Store(Protocol):
     ) -> MutableSequence[float]:
         """Zeroed storage for ``size`` numbers of one series of ``instrument``."""
         ...
+
+
+def _allocated(
+    store: Store, instrument: _Instrument, attributes: Attributes, cells: MutableSequence[float]
+) -> MutableSequence[float]:
+    """Cells in ``store``; if that fails (a full disk), the series stays in memory: left out
+    of the other processes' scrapes, but no measurement is lost or raises."""
+    try:
+        return store.allocate(instrument, attributes, len(cells))
+    except Exception as exc:
+        from otelkit._errors import record_internal_error
+
+        record_internal_error("multi-process store", exc)
+        return cells
 
 
 class _Instrument:
@@ -210,7 +224,7 @@ class _Instrument:
             resolved = attributes() if callable(attributes) else attributes
             series = self._new_series(dict(resolved))
             if self.store is not None:
-                series.cells = self.store.allocate(self, series.attributes, len(series.cells))
+                series.cells = _allocated(self.store, self, series.attributes, series.cells)
             self._series[key] = series
             return series
 
@@ -248,11 +262,9 @@ class _Instrument:
             for series in self._series.values():
                 with series.lock:
                     old = series.cells
-                    new: MutableSequence[float] = (
-                        [0] * len(old)
-                        if store is None
-                        else store.allocate(self, series.attributes, len(old))
-                    )
+                    new: MutableSequence[float] = [0] * len(old)
+                    if store is not None:
+                        new = _allocated(store, self, series.attributes, new)
                     for index, value in enumerate(old):
                         new[index] = value
                     series.cells = new
@@ -266,12 +278,9 @@ class _Instrument:
         self._create_lock = threading.Lock()
         self.store = store
         for series in self._series.values():
-            cells = (
-                None
-                if store is None
-                else store.allocate(self, series.attributes, len(series.cells))
-            )
-            series.reset(cells)
+            series.reset()
+            if store is not None:
+                series.cells = _allocated(store, self, series.attributes, series.cells)
 
 
 class FastHistogram(_Instrument):

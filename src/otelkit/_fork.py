@@ -78,6 +78,8 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     from otelkit import _telemetry
 
+    # Taken in _before_fork whatever the state: replaced whatever the state, first.
+    REGISTRY.collecting = threading.RLock()
     _telemetry._lock = threading.RLock()
     telemetry = _configured()
     if telemetry is None or telemetry._pipeline is None:
@@ -93,6 +95,11 @@ def reset_in_child(telemetry: Telemetry) -> None:
     assert pipeline is not None
     telemetry._shutdown_lock = threading.Lock()
     clear_sdk_metrics(pipeline.meter_provider)
+    for reader in pipeline.readers:
+        if hasattr(reader, "_export_lock"):
+            # The SDK's periodic reader restarts its thread but keeps this lock, which an
+            # export of the parent (to a slow collector) may have held at the fork.
+            reader._export_lock = threading.Lock()
     REGISTRY.reset_after_fork(None)
     changes: dict[str, str | int] = {PROCESS_PID: os.getpid()}
     if SERVICE_INSTANCE_ID not in telemetry.settings.resource_attributes:

@@ -104,6 +104,51 @@ def test_a_forked_child_exports_its_own_counts_under_its_own_instance_id(
         assert values[pids["child"]][0] != values[pids["parent"]][0]  # service.instance.id
 
 
+EXPORT_THEN_FORK = """
+import json, os, sys
+import otelkit
+
+telemetry = otelkit.init_telemetry(service_name="forker")
+orders = telemetry.meter.create_counter("orders")
+orders.add(1)
+telemetry.force_flush()  # the parent's exporter now keeps a connection to the receiver open
+child = os.fork()
+if child == 0:
+    orders.add(2)
+    telemetry.force_flush()
+    os._exit(0)
+os.waitpid(child, 0)
+orders.add(4)
+print(json.dumps({"parent": os.getpid(), "child": child}))
+"""
+
+
+def test_a_forked_child_exports_over_its_own_connection(
+    tmp_path: Path, otlp_http: OtlpReceiver
+) -> None:
+    """The parent's kept-alive HTTP connection is not the child's: sharing one socket, two
+    processes would interleave their requests on it."""
+    (pids,) = run(
+        tmp_path,
+        EXPORT_THEN_FORK,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_http.endpoint,
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRIC_EXPORT_INTERVAL": "600000",
+        },
+    )
+    otlp_http.wait_for(lambda: len(otlp_http.requests_for("metrics")) >= 3)
+    peers: dict[int, set[str]] = {}
+    for request in otlp_http.requests_for("metrics"):
+        for resource_metrics in request.message.resource_metrics:
+            attributes = {a.key: a.value for a in resource_metrics.resource.attributes}
+            peers.setdefault(attributes["process.pid"].int_value, set()).add(request.peer)
+    assert set(peers) == {pids["parent"], pids["child"]}
+    assert not peers[pids["parent"]] & peers[pids["child"]]
+    assert [p["value"] for p in otlp_http.metrics("orders")] == [1, 2, 5]
+
+
 PROMETHEUS_FAMILY = """
 import json, os, signal, sys, time
 import otelkit
@@ -372,3 +417,30 @@ def test_files_of_ended_workers_are_merged_and_no_count_is_lost(tmp_path: Path) 
     # The parent's file, an archive and fewer than COMPACT_AFTER files of ended workers.
     assert max(result["files"][10:]) <= 2 + 8
     assert len(list(shared.glob("archive-*.otelkit"))) == 1
+
+
+REINIT_AFTER_FORK = """
+import json, os, signal, sys, urllib.request
+import otelkit
+
+otelkit.init_telemetry(service_name="first", prometheus_port=0).shutdown()
+child = os.fork()
+if child == 0:
+    signal.alarm(10)  # a lock inherited in the held state would hang the scrape
+    otelkit.init_telemetry(service_name="second", prometheus_port=int(sys.argv[1]))
+    # Served by the listener's thread, not the thread that forked (which owns what it held).
+    body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
+    info = [line for line in body.splitlines() if line.startswith("target_info")]
+    print(json.dumps({"target_info": info}))
+    sys.stdout.flush()
+    os._exit(0)
+_, status = os.waitpid(child, 0)
+print(json.dumps({"child exit": os.waitstatus_to_exitcode(status)}))
+"""
+
+
+def test_a_child_of_a_shut_down_configuration_configures_itself(tmp_path: Path) -> None:
+    scraped, exited = run(tmp_path, REINIT_AFTER_FORK, {}, str(free_port()))
+    assert exited == {"child exit": 0}
+    (target_info,) = scraped["target_info"]
+    assert 'service_name="second"' in target_info

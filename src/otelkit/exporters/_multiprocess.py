@@ -22,7 +22,7 @@ up-down counters and gauges count only for live processes, counters and histogra
 
 Instruments of the OpenTelemetry SDK (observable gauges and counters: process and system
 metrics, health, the user's own instruments) cannot live in a shared file; each process writes
-a snapshot of them next to its file every few seconds and at exit, and a scrape reports them
+a snapshot of them next to its file every few seconds, and a scrape reports them
 per live process with a ``process.pid`` attribute. ``system.*`` metrics describe the host, not
 the process: a scrape reports the receiving process's own reading, once.
 """
@@ -102,8 +102,9 @@ class ProcessFile:
         fd = os.open(creating, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "alive" until this process ends
-            os.ftruncate(fd, _INITIAL_SIZE)
+            _reserve(fd, _INITIAL_SIZE)
             self._map = mmap.mmap(fd, _INITIAL_SIZE)
+            _HEADER.pack_into(self._map, 0, MAGIC, _HEADER.size)
             os.rename(creating, self.path)
         except BaseException:
             os.close(fd)
@@ -115,7 +116,6 @@ class ProcessFile:
         # new mapping and the old ones stay open (all map the same pages of the file).
         self._maps = [self._map]
         self._used = _HEADER.size
-        _HEADER.pack_into(self._map, 0, MAGIC, self._used)
         self._lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
         self._described: set[str] = set()
@@ -131,7 +131,7 @@ class ProcessFile:
             return self._append(key, size)
 
     def _append(self, key: list[Any], size: int) -> MutableSequence[float]:
-        encoded = json.dumps(key, separators=(",", ":")).encode()
+        encoded = json.dumps(key, separators=(",", ":"), default=str).encode()
         offset = self._used
         start = offset + _ENTRY.size + _padded(len(encoded))
         end = start + 8 * size
@@ -148,7 +148,7 @@ class ProcessFile:
         size = len(self._map)
         while size < needed:
             size *= 2
-        os.ftruncate(self._fd, size)
+        _reserve(self._fd, size)
         self._map = mmap.mmap(self._fd, size)
         self._maps.append(self._map)
 
@@ -165,6 +165,14 @@ class ProcessFile:
             temporary.write_text(json.dumps(metrics, separators=(",", ":")))
             os.replace(temporary, self.snapshot_path)
 
+    def release(self) -> None:
+        """This process is done with the file: unlocked, it counts as an ended process's."""
+        for mapping in self._maps:
+            with contextlib.suppress(BufferError):  # a cell still points into it: GC closes it
+                mapping.close()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)  # drops the lock
+
     def close_inherited(self) -> None:
         """In a forked child: let go of the parent's file (the parent keeps writing it)."""
         for mapping in self._maps:
@@ -176,6 +184,15 @@ class ProcessFile:
     def remove_snapshot(self) -> None:
         with contextlib.suppress(OSError):
             self.snapshot_path.unlink()
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Make the file ``size`` bytes with its blocks allocated: on a full file system this
+    raises here, where a sparse file would kill the process with SIGBUS at its first write."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, size)
+    else:
+        os.ftruncate(fd, size)
 
 
 def _kind(instrument: _Instrument) -> str:
@@ -364,27 +381,41 @@ class DirectoryReader:
         self._warned: set[str] = set()
 
     def totals(self, own: ProcessFile) -> _Totals:
-        with _directory_lock(self.directory, exclusive=False):
-            totals = self._read(own)
-        dead = [path for path, cache in self._files.items() if cache.dead]
-        if len(dead) >= COMPACT_AFTER:
-            self._compact(dead)
+        with _IO_LOCK:
+            with _directory_lock(self.directory, exclusive=False):
+                totals, dead, merged_away = self._read(own)
+            if len(dead) >= COMPACT_AFTER:
+                self._compact(dead, merged_away)
         return totals
 
-    def _read(self, own: ProcessFile) -> _Totals:
+    def _read(self, own: ProcessFile) -> tuple[_Totals, list[Path], list[Path]]:
+        """The totals; the ended processes' files counted in them; files to skip."""
         totals = _Totals()
         paths = sorted(self.directory.glob(f"*{SUFFIX}"))
         for gone in self._files.keys() - set(paths):
             del self._files[gone]  # merged into an archive by some process
+        # An archive names the files it holds: if its maker died before deleting them all,
+        # they are still there and must not count twice.
+        merged_away: set[str] = set()
+        for path in paths:
+            if path.name.startswith(ARCHIVE_PREFIX) and self._cached_dead(path):
+                for key, _ in self._files[path].dead_values or ():
+                    if key[0] == "s":
+                        merged_away.update(key[1])
         # Own descriptions first: after a change of buckets, this process's definition wins.
         self._add(totals, own.path, own.contents(), live=True)
         totals.live_pids.append((own.pid, own.path))
+        dead, skipped = [], []
         for path in paths:
             if path == own.path:
+                continue
+            if path.name in merged_away:
+                skipped.append(path)
                 continue
             cache = self._files.get(path)
             if cache is not None and cache.dead:
                 self._add_dead(totals, path, cache)
+                dead.append(path)
                 continue
             alive = _alive(path)
             try:
@@ -396,7 +427,20 @@ class DirectoryReader:
                 totals.live_pids.append((_pid_of(path), path))
             else:
                 self._freeze(path, data)
-        return totals
+                dead.append(path)
+        return totals, dead, skipped
+
+    def _cached_dead(self, path: Path) -> bool:
+        """Read an archive (never locked, never changing) into the cache; False if gone."""
+        cache = self._files.get(path)
+        if cache is None or not cache.dead:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                return False
+            self._entries(path, data)
+            self._freeze(path, data)
+        return True
 
     def _entries(self, path: Path, data: bytes) -> list[tuple[int, int, list[Any]]] | None:
         cache = self._files.setdefault(path, _FileCache())
@@ -425,7 +469,7 @@ class DirectoryReader:
         for start, count, key in entries or ():
             if key[0] == "m":
                 totals.descriptions.setdefault(key[1], key)
-            else:
+            elif key[0] != "s":
                 self._accumulate(totals, key, struct.unpack_from(f"={count}d", data, start), live)
 
     def _freeze(self, path: Path, data: bytes) -> None:
@@ -443,34 +487,40 @@ class DirectoryReader:
         for key, values in cache.dead_values or ():
             if key[0] == "m":
                 totals.descriptions.setdefault(key[1], key)
-            else:
+            elif key[0] != "s":
                 self._accumulate(totals, key, values, live=False)
 
-    def _compact(self, dead: list[Path]) -> None:
+    def _compact(self, dead: list[Path], leftovers: list[Path]) -> None:
         """Merge the files of ended processes (and earlier archives) into one archive file.
 
         Under the directory's exclusive lock, so that a scrape in any process sees either the
-        old files or the archive, never both or neither: a counter never jumps.
+        old files or the archive, never both or neither: a counter never jumps. The archive
+        lists the files it replaces (``leftovers`` of an earlier, interrupted compaction too):
+        if this process dies half way, readers skip those that remain.
         """
         merged = _Totals()
         for path in dead:
             self._add_dead(merged, path, self._files[path])
-        archive = self.directory / f"archive-{uuid.uuid4().hex[:12]}{SUFFIX}"
+        archive = self.directory / f"{ARCHIVE_PREFIX}{uuid.uuid4().hex[:12]}{SUFFIX}"
         staging = archive.with_suffix(".staging")
-        _write_archive(staging, merged)
+        replaced = [*dead, *leftovers]
         try:
+            _write_archive(staging, merged, [path.name for path in replaced])
             with _directory_lock(self.directory, exclusive=True, wait=False):
                 if not all(path.exists() for path in dead):
                     return  # another process compacted first: its archive has these
                 os.rename(staging, archive)
-                for path in dead:
-                    path.unlink()
+                for path in replaced:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
         except BlockingIOError:
             pass  # another process is compacting or reading; next scrape
+        except OSError as exc:
+            record_internal_error("multi-process compaction", exc)  # a full disk: next time
         finally:
             with contextlib.suppress(FileNotFoundError):
                 staging.unlink()
-        for path in dead:
+        for path in replaced:
             self._files.pop(path, None)
 
     def _accumulate(
@@ -516,6 +566,23 @@ class DirectoryReader:
 
 COMPACT_AFTER = 8
 """Files of ended processes a scrape tolerates before merging them into one archive."""
+ARCHIVE_PREFIX = "archive-"
+
+_IO_LOCK = threading.Lock()
+"""Held while this process has the directory lock file open. A fork waits for it: a child
+that inherited the open lock file would hold the directory's lock for its whole life."""
+
+
+def _reinit_io_lock() -> None:
+    global _IO_LOCK
+    _IO_LOCK = threading.Lock()
+
+
+os.register_at_fork(
+    before=lambda: _IO_LOCK.acquire(),
+    after_in_parent=lambda: _IO_LOCK.release(),
+    after_in_child=_reinit_io_lock,
+)
 
 
 @contextlib.contextmanager
@@ -530,19 +597,21 @@ def _directory_lock(directory: Path, *, exclusive: bool, wait: bool = True) -> I
         os.close(fd)
 
 
-def _write_archive(path: Path, totals: _Totals) -> None:
-    """A file in the process-file format holding the counters and histograms of ``totals``."""
+def _write_archive(path: Path, totals: _Totals, replaces: list[str]) -> None:
+    """A file in the process-file format holding the counters and histograms of ``totals``,
+    and the names of the files it ``replaces`` (key ``["s", names]``)."""
     parts = [b""]
     size = _HEADER.size
 
     def entry(key: list[Any], values: Sequence[float]) -> None:
         nonlocal size
-        encoded = json.dumps(key, separators=(",", ":")).encode()
+        encoded = json.dumps(key, separators=(",", ":"), default=str).encode()
         parts.append(_ENTRY.pack(len(encoded), len(values)))
         parts.append(encoded.ljust(_padded(len(encoded)), b"\0"))
         parts.append(struct.pack(f"={len(values)}d", *values))
         size += _ENTRY.size + _padded(len(encoded)) + 8 * len(values)
 
+    entry(["s", replaces], ())
     for description in totals.descriptions.values():
         entry(description, ())
     for (name, attributes), values in totals.values.items():
@@ -837,6 +906,7 @@ class SharedMetrics:
         self.file = ProcessFile(directory)
         self._reader = DirectoryReader(directory)
         self._scrape_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         REGISTRY.use_store(self.file)
         self._stopping = threading.Event()
         self._thread = self._start_publishing()
@@ -855,17 +925,22 @@ class SharedMetrics:
         while not self._stopping.wait(PUBLISH_INTERVAL_S):
             self.publish()
 
-    def publish(self, data: MetricsData | None = None) -> None:
-        """Write this process's SDK metrics where the other processes read them."""
-        try:
-            self.file.write_snapshot(snapshot_of(self._collect() if data is None else data))
-        except Exception as exc:
-            record_internal_error("multi-process snapshot", exc)
+    def publish(self) -> MetricsData | None:
+        """Collect this process's SDK metrics and write them where the other processes read
+        them; return them. One at a time: an older collection never overwrites a newer one
+        (a counter of this process would go backwards in another's scrape)."""
+        with self._publish_lock:
+            data = self._collect()
+            try:
+                self.file.write_snapshot(snapshot_of(data))
+            except Exception as exc:
+                record_internal_error("multi-process snapshot", exc)
+        return data
 
-    def exposition(self, own: MetricsData | None) -> MetricsData:
-        """The whole server's metrics: ``own`` is this process's fresh SDK collection."""
+    def exposition(self) -> MetricsData:
+        """The whole server's metrics, as a scrape of this process returns them."""
         now = time.time_ns()
-        self.publish(own)
+        own = self.publish()
         with self._scrape_lock:
             totals = self._reader.totals(self.file)
             others = self._reader.snapshots(totals.live_pids, self.file.pid)
@@ -884,12 +959,17 @@ class SharedMetrics:
         inherited.close_inherited()
         self._reader = DirectoryReader(self.directory)
         self._scrape_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = self._start_publishing()
 
     def close(self) -> None:
-        """Stop publishing; the gauges of this process end with it (the counters stay)."""
+        """Stop publishing and let go of the file: this process's gauges and up-down counters
+        end with it, its counters stay. Idempotent."""
         self._stopping.set()
         if self._thread is not threading.current_thread() and self._thread.is_alive():
             self._thread.join(timeout=2)
+        if REGISTRY.store is self.file:
+            REGISTRY.use_store(None)  # the cells leave the file, which can then be closed
         self.file.remove_snapshot()
+        self.file.release()

@@ -36,7 +36,7 @@ from otelkit._errors import ConfigError
 from otelkit._plugins import ExporterPlugin
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from opentelemetry.sdk.resources import Resource
 
@@ -202,6 +202,10 @@ class OtlpPlugin(ExporterPlugin):
         *_EXTRA,
     )
 
+    def __init__(self, options: Mapping[str, Any], core: Any) -> None:
+        self._exporters: list[PerProcess] = []
+        super().__init__(options, core)
+
     def resolve(self, signal: str) -> SignalConfig:
         """Per-signal value, else the generic one, else the specification's default."""
         options = self.options
@@ -249,10 +253,11 @@ class OtlpPlugin(ExporterPlugin):
         }
         if config.protocol == "grpc":
             module = _import("opentelemetry.exporter.otlp.proto.grpc.metric_exporter", config)
-            exporter = module.OTLPMetricExporter(**self._grpc_kwargs(config), **preferences)
+            kwargs = self._grpc_kwargs(config)
         else:
             module = _import("opentelemetry.exporter.otlp.proto.http.metric_exporter", config)
-            exporter = module.OTLPMetricExporter(**self._http_kwargs(config), **preferences)
+            kwargs = self._http_kwargs(config)
+        exporter = self._per_process(lambda: module.OTLPMetricExporter(**kwargs, **preferences))
         return PeriodicExportingMetricReader(
             exporter,
             export_interval_millis=self.core.metric_export_interval_ms,
@@ -263,17 +268,32 @@ class OtlpPlugin(ExporterPlugin):
         config = self.resolve("traces")
         if config.protocol == "grpc":
             module = _import("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", config)
-            return module.OTLPSpanExporter(**self._grpc_kwargs(config))
-        module = _import("opentelemetry.exporter.otlp.proto.http.trace_exporter", config)
-        return module.OTLPSpanExporter(**self._http_kwargs(config))
+            kwargs = self._grpc_kwargs(config)
+        else:
+            module = _import("opentelemetry.exporter.otlp.proto.http.trace_exporter", config)
+            kwargs = self._http_kwargs(config)
+        return self._per_process(lambda: module.OTLPSpanExporter(**kwargs))
 
     def log_exporter(self, resource: Resource) -> Any:
         config = self.resolve("logs")
         if config.protocol == "grpc":
             module = _import("opentelemetry.exporter.otlp.proto.grpc._log_exporter", config)
-            return module.OTLPLogExporter(**self._grpc_kwargs(config))
-        module = _import("opentelemetry.exporter.otlp.proto.http._log_exporter", config)
-        return module.OTLPLogExporter(**self._http_kwargs(config))
+            kwargs = self._grpc_kwargs(config)
+        else:
+            module = _import("opentelemetry.exporter.otlp.proto.http._log_exporter", config)
+            kwargs = self._http_kwargs(config)
+        return self._per_process(lambda: module.OTLPLogExporter(**kwargs))
+
+    def _per_process(self, build: Callable[[], Any]) -> Any:
+        exporter = PerProcess(build)
+        self._exporters.append(exporter)
+        return exporter
+
+    def after_fork_in_child(self, resource: Resource) -> None:
+        """New exporters: the inherited ones share the parent's connection (an HTTP keep-alive
+        socket, a gRPC channel), and two processes writing one socket corrupt each other."""
+        for exporter in self._exporters:
+            exporter.rebuild()
 
     @staticmethod
     def _http_kwargs(config: SignalConfig) -> dict[str, Any]:
@@ -363,3 +383,17 @@ def _import(module: str, config: SignalConfig) -> Any:
             f"the otlp exporter with protocol {config.protocol!r} needs {package}, which is not "
             f"installed ({exc.name}): pip install 'otelkit[otlp]'."
         ) from None
+
+
+class PerProcess:
+    """An exporter that ``rebuild()`` replaces; everything else is the current one's."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._exporter = build()
+
+    def rebuild(self) -> None:
+        self._exporter = self._build()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._exporter, name)

@@ -77,11 +77,10 @@ class PrometheusReader(MetricReader):
         self._latest = metrics_data
 
     def scrape(self) -> bytes:
-        data = self.collect_now()
         shared = self.shared
         if shared is None:
-            return _exposition.render(data, self.resource)
-        return _exposition.render(shared.exposition(data), shared.resource)
+            return _exposition.render(self.collect_now(), self.resource)
+        return _exposition.render(shared.exposition(), shared.resource)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         if self.shared is not None:
