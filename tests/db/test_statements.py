@@ -101,6 +101,32 @@ def test_no_string_literal_survives_sanitizing(value: str) -> None:
         assert sanitize(f"SELECT * FROM t WHERE a = {literal}") == "SELECT * FROM t WHERE a = ?"
 
 
+@settings(max_examples=300, deadline=None)
+@given(value=_VALUES)
+def test_no_mysql_string_literal_survives_sanitizing(value: str) -> None:
+    """MySQL and MariaDB: backslashes escape in every literal, and "..." is a string."""
+    escaped = value.replace("\\", "\\\\")
+    single = "'" + escaped.replace("'", "\\'") + "'"
+    double = '"' + escaped.replace('"', '\\"') + '"'
+    introduced = "_utf8mb4'" + escaped.replace("'", "''") + "'"
+    for literal in (single, double, introduced):
+        statement = f"SELECT * FROM t WHERE a = {literal}"
+        assert sanitize(statement, backslash_escapes=True) == "SELECT * FROM t WHERE a = ?"
+
+
+def test_a_literal_is_read_with_its_database_s_rules() -> None:
+    """The same text ends a literal at different places in PostgreSQL and in MySQL: read by
+    the wrong rules, the rest of the literal would be kept as words."""
+    postgres = "SELECT * FROM t WHERE a = '\\'' OR secret = 1'"  # one standard literal
+    assert sanitize(postgres) == "SELECT * FROM t WHERE a = ?"
+    mysql = "SELECT * FROM t WHERE a = 'it\\'s a secret' AND b = `col`"
+    assert sanitize(mysql, backslash_escapes=True) == "SELECT * FROM t WHERE a = ? AND b = `col`"
+    assert "secret" not in sanitize("SELECT 1 # a secret comment", backslash_escapes=True)
+    assert describe("SELECT a FROM `orders` WHERE b = 'x\\'y'", backslash_escapes=True) == (
+        Description("SELECT", "orders")
+    )
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     number=st.one_of(

@@ -55,21 +55,34 @@ _CLAUSES = frozenset(
     }
 )  # fmt: skip
 
-_LEXER = re.compile(
-    r"""
+# Where a quoted literal ends depends on the database. Standard SQL (PostgreSQL, SQLite):
+# backslashes are ordinary characters in '...' and escapes only in E'...'. MySQL and MariaDB:
+# backslashes escape in every literal, and "..." is a string too. Lexing one database's
+# literal by the other's rules ends it early, and the rest of it would be kept as words.
+_STANDARD = r"""
       (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+    | (?P<string>[Ee]'(?:[^'\\]|\\.|'')*(?:'|\Z)
+                |(?:[BbXxNn]|[Uu]&)?'(?:[^']|'')*(?:'|\Z))
+    | (?P<quoted>(?:[Uu]&)?"(?:[^"]|"")*(?:"|\Z))"""
+_BACKSLASH = r"""
+      (?P<comment>--[^\n]*|\#[^\n]*|/\*.*?(?:\*/|\Z))
+    | (?P<string>(?:[EeBbXxNn]|_[A-Za-z0-9]+)?'(?:[^'\\]|\\.|'')*(?:'|\Z)
+                |"(?:[^"\\]|\\.|"")*(?:"|\Z))
+    | (?P<quoted>`(?:[^`]|``)*(?:`|\Z))"""
+_COMMON = r"""
     | (?P<param>\$\d+)
     | (?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z_0-9]*|)\$.*?(?:\$(?P=tag)\$|\Z))
-    | (?P<string>(?:[EeBbXxNn]|[Uu]&)?'(?:[^'\\]|\\.|'')*(?:'|\Z))
-    | (?P<quoted>(?:[Uu]&)?"(?:[^"]|"")*(?:"|\Z))
     | (?P<word>[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*)
     | (?P<number>0[xX][0-9A-Fa-f_]+|0[oO][0-7_]+|0[bB][01_]+
                  |(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
     | (?P<space>\s+)
     | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+    """
+_LEXERS = {
+    False: re.compile(_STANDARD + _COMMON, re.VERBOSE | re.DOTALL),
+    True: re.compile(_BACKSLASH + _COMMON, re.VERBOSE | re.DOTALL),
+}
+"""By ``backslash_escapes``: MySQL and MariaDB (True), every other database (False)."""
 _REPLACED = frozenset({"dollar", "string", "number"})
 
 
@@ -87,11 +100,11 @@ class _Token(NamedTuple):
     text: str
 
 
-def _lex(statement: str) -> tuple[str, list[_Token]]:
+def _lex(statement: str, backslash_escapes: bool) -> tuple[str, list[_Token]]:
     """The sanitized text and the significant tokens (no spaces, no comments)."""
     out: list[str] = []
     tokens: list[_Token] = []
-    for match in _LEXER.finditer(statement):
+    for match in _LEXERS[backslash_escapes].finditer(statement):
         kind = match.lastgroup
         text = match.group()
         if kind == "comment":
@@ -106,12 +119,12 @@ def _lex(statement: str) -> tuple[str, list[_Token]]:
     return "".join(out).strip(), tokens
 
 
-def _sanitize(statement: str) -> str:
-    return _lex(statement)[0]
+def _sanitize(statement: str, backslash_escapes: bool = False) -> str:
+    return _lex(statement, backslash_escapes)[0]
 
 
-def _describe(statement: str) -> Description:
-    tokens = _lex(statement[:MAX_CACHED])[1]
+def _describe(statement: str, backslash_escapes: bool = False) -> Description:
+    tokens = _lex(statement[:MAX_CACHED], backslash_escapes)[1]
     words = [t.text.upper() if t.kind == "word" else t.text for t in tokens]
     start = 0
     while start < len(words) and words[start] == "(":
@@ -254,6 +267,8 @@ def _unquote(token: _Token) -> str:
     if token.kind != "quoted":
         return token.text
     text = token.text
+    if text[:1] == "`":  # MySQL
+        return text[1:-1].replace("``", "`") if len(text) >= 2 and text.endswith("`") else ""
     if text[:2] in ("U&", "u&") or not text.endswith('"') or len(text) < 2:
         return ""
     return text[1:-1].replace('""', '"')
@@ -263,15 +278,19 @@ _sanitize_cached = lru_cache(maxsize=CACHE_SIZE)(_sanitize)
 _describe_cached = lru_cache(maxsize=CACHE_SIZE)(_describe)
 
 
-def sanitize(statement: str) -> str:
-    """The statement with literals replaced by ``?`` and comments removed (cached)."""
+def sanitize(statement: str, *, backslash_escapes: bool = False) -> str:
+    """The statement with literals replaced by ``?`` and comments removed (cached).
+
+    ``backslash_escapes``: the database reads backslashes as escapes in every string literal
+    (MySQL, MariaDB); otherwise standard SQL (PostgreSQL, SQLite, ...).
+    """
     if len(statement) > MAX_CACHED:
-        return _sanitize(statement)
-    return _sanitize_cached(statement)
+        return _sanitize(statement, backslash_escapes)
+    return _sanitize_cached(statement, backslash_escapes)
 
 
-def describe(statement: str) -> Description:
+def describe(statement: str, *, backslash_escapes: bool = False) -> Description:
     """The statement's operation and table (cached per statement string)."""
     if len(statement) > MAX_CACHED:
-        return _describe(statement)
-    return _describe_cached(statement)
+        return _describe(statement, backslash_escapes)
+    return _describe_cached(statement, backslash_escapes)

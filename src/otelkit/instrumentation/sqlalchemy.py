@@ -290,6 +290,9 @@ class _Target:
             if url.port:
                 attributes[SERVER_PORT] = url.port
         self.attributes: Mapping[str, Any] = attributes
+        self.backslash_escapes = name in ("mysql", "mariadb")
+        """Whether the database reads backslashes as escapes in string literals (for the
+        statement sanitizer, which must find where each literal ends)."""
         # Series are keyed by attribute values, not by engine: two engines on one database
         # share their duration series (one exported point per attribute set).
         self.key = tuple(attributes.values())
@@ -389,8 +392,8 @@ class _Binding:
         known = self.statements.get(statement)
         if known is not None:
             return known
-        operation, collection = describe(statement)
         target = self.target
+        operation, collection = describe(statement, backslash_escapes=target.backslash_escapes)
         span_attributes = dict(target.attributes)
         if operation is not None:
             span_attributes[DB_OPERATION_NAME] = operation
@@ -419,7 +422,9 @@ class _Binding:
     def start_span(self, statement: str, spans: SpanFactory) -> tuple[Span, int]:
         known = self.statement(statement)
         attributes = dict(known.span_attributes)
-        attributes[DB_QUERY_TEXT] = sanitize(statement)
+        attributes[DB_QUERY_TEXT] = sanitize(
+            statement, backslash_escapes=self.target.backslash_escapes
+        )
         start_ns = time.time_ns()
         return spans.start(known.span_name, None, SpanKind.CLIENT, attributes, start_ns), start_ns
 
