@@ -10,7 +10,7 @@ So, in the child, before anything else runs: every aggregate restarts from zero 
 parent recorded stays the parent's, to export or serve itself), every lock a parent thread may
 have held is replaced, the resource gets the child's pid and a new ``service.instance.id``
 (unless the user set one), and the plugins and alerting restart what they run (the prometheus
-plugin joins or starts the shared-directory aggregation, ``exporters/_multiprocess.py``). The
+plugin joins or starts the shared-directory aggregation, ``exporters/_multiprocess/``). The
 SDK's own fork hooks restart its exporter threads and empty the span and log queues.
 """
 

@@ -28,14 +28,14 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fixtures.scrape import Scrape, scrape_metrics
 from tests.fixtures.servers import free_port, spawn_logged, wait_until
 
 if TYPE_CHECKING:
@@ -247,32 +247,9 @@ def get_pids(server: PreforkServer, count: int, pause: float = 0.0) -> list[int]
     return answered
 
 
-@dataclass
-class Scrape:
-    """One direct scrape of the metrics port, its samples by name."""
-
-    text: str
-    samples: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for family in text_string_to_metric_families(self.text):
-            for sample in family.samples:
-                self.samples.setdefault(sample.name, []).append((sample.labels, sample.value))
-
-    def total(self, name: str, **match: str) -> float:
-        """The sum of the samples named ``name`` whose labels include ``match``."""
-        return sum(
-            value
-            for labels, value in self.samples.get(name, [])
-            if all(labels.get(key) == wanted for key, wanted in match.items())
-        )
-
-
 def scrape(server: PreforkServer) -> Scrape:
     """GET /metrics on a new connection: whichever worker accepts it answers."""
-    response = requests.get(server.metrics_url, headers={"Connection": "close"}, timeout=10)
-    assert response.status_code == 200, response.text
-    return Scrape(response.text)
+    return scrape_metrics(server.metrics_url)
 
 
 # --- checks ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import otelkit
 from otelkit._fastpath import FastSum
 from otelkit.exporters import _multiprocess as multiprocess
 from otelkit.exporters._multiprocess import DirectoryReader, ProcessFile
+from otelkit.exporters._multiprocess._reading import _alive
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -126,5 +127,5 @@ def test_shutdown_lets_go_of_the_file(tmp_path: Path) -> None:
     files = list(tmp_path.glob("*.otelkit"))
     assert len(files) == 3
     # Unlocked: other processes count these files as an ended process's (no live gauges).
-    assert not any(multiprocess._alive(path) for path in files)
+    assert not any(_alive(path) for path in files)
     assert len(os.listdir("/proc/self/fd")) <= opened + 1

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fixtures.scrape import Scrape, scrape_metrics
 from tests.fixtures.servers import free_port, spawn_logged, wait_until
 from tests.tasks.celery_app import REVOCABLE
 from tests.tasks.celery_prefork_app import PID, QUEUE, create_app
@@ -191,30 +191,9 @@ def worker(
         running.stop()
 
 
-class Scrape:
-    """One direct scrape of the metrics port: its samples by name."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.samples: dict[str, list[tuple[dict[str, str], float]]] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                self.samples.setdefault(sample.name, []).append((sample.labels, sample.value))
-
-    def total(self, name: str, **match: str) -> float:
-        """The sum of the samples named ``name`` whose labels include ``match``."""
-        return sum(
-            value
-            for labels, value in self.samples.get(name, [])
-            if all(labels.get(key) == wanted for key, wanted in match.items())
-        )
-
-
 def scrape(worker: PreforkWorker) -> Scrape:
     """GET /metrics on a new connection: whichever pool process accepts it answers."""
-    response = requests.get(worker.metrics_url, headers={"Connection": "close"}, timeout=10)
-    assert response.status_code == 200, response.text
-    return Scrape(response.text)
+    return scrape_metrics(worker.metrics_url)
 
 
 @pytest.mark.parametrize("worker", list(VARIANTS), indirect=True)
