@@ -129,3 +129,44 @@ def test_shutdown_lets_go_of_the_file(tmp_path: Path) -> None:
     # Unlocked: other processes count these files as an ended process's (no live gauges).
     assert not any(_alive(path) for path in files)
     assert len(os.listdir("/proc/self/fd")) <= opened + 1
+
+
+def test_scrapes_during_shutdown_answer_or_are_refused_but_never_fail(tmp_path: Path) -> None:
+    """A recycled worker shuts down while scrapes arrive: each gets the totals or no answer."""
+    import threading
+    import time
+
+    import requests
+
+    from tests.fixtures.servers import free_port
+
+    statuses: list[int] = []
+    for _ in range(5):
+        port = free_port()
+        telemetry = otelkit.init_telemetry(
+            service_name="store",
+            exporters="prometheus",
+            prometheus_port=port,
+            prometheus_multiprocess_dir=str(tmp_path),
+        )
+        otelkit.record("jobs.size", 1)
+        stop = threading.Event()
+
+        def hammer(port: int = port, stop: threading.Event = stop) -> None:
+            while not stop.is_set():
+                try:
+                    response = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                    continue  # the listener closed: refused or cut, as by a dead worker
+                statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        while len(statuses) < 20:
+            time.sleep(0.01)
+        telemetry.shutdown()
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert set(statuses) == {200}

@@ -43,6 +43,7 @@ class PrometheusReader(MetricReader):
         self._scrape_lock = threading.Lock()
         self._latest: MetricsData | None = None
         self.shared: SharedMetrics | None = None
+        self._shut_down = False
         """Set under a pre-fork server: scrapes add up the processes sharing a directory."""
 
     @property
@@ -65,6 +66,8 @@ class PrometheusReader(MetricReader):
 
     def collect_now(self) -> MetricsData | None:
         """One collection, returned (the SDK's collect() hands it to ``_receive_metrics``)."""
+        if self._shut_down or self._collect is None:
+            return None  # shutting down, or a scrape before the provider registered this
         with self._scrape_lock:
             self._latest = None
             self.collect()
@@ -83,8 +86,11 @@ class PrometheusReader(MetricReader):
         return _exposition.render(shared.exposition(), shared.resource)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        # The listener may still serve a scrape until the plugin closes it: from now on
+        # without this process's SDK metrics (the provider is shutting down).
+        self._shut_down = True
         if self.shared is not None:
-            self.shared.close()
+            self.shared.stop_publishing()
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True  # pull: nothing is pending; a scrape reads the live state
@@ -155,20 +161,26 @@ class PrometheusPlugin(ExporterPlugin):
     def metric_reader(self, resource: Resource) -> MetricReader:
         reader = PrometheusReader(resource, self.options["token"])
         directory = self._shared_directory()
-        if self.options["port"]:
-            self._listener = _endpoint.Listener(
-                self.options["host"],
-                self.options["port"],
-                reader,
-                (self.source("host"), self.source("port")),
-                reuse_port=directory is not None,
-            )
         if directory is not None:
+            # Before the listener: its first scrape must already add up the directory (a
+            # worker answering with its own empty numbers would take a counter back to zero).
             try:
                 reader.share(directory, keep_instance_id=self._instance_id_given)
             except OSError as exc:
-                self.close()
                 raise ConfigError(self._directory_error(directory, exc)) from None
+        if self.options["port"]:
+            try:
+                self._listener = _endpoint.Listener(
+                    self.options["host"],
+                    self.options["port"],
+                    reader,
+                    (self.source("host"), self.source("port")),
+                    reuse_port=directory is not None,
+                )
+            except ConfigError:
+                if reader.shared is not None:
+                    reader.shared.close()
+                raise
         self._reader = reader
         _endpoint.set_current(reader)
         return reader
@@ -241,10 +253,10 @@ class PrometheusPlugin(ExporterPlugin):
         return shared.directory if shared is not None else None
 
     def close(self) -> None:
-        if self._reader is not None and self._reader.shared is not None:
-            self._reader.shared.close()
         if self._listener is not None:
             self._listener.close()
             self._listener = None
         if self._reader is not None:
             _endpoint.clear_current(self._reader)
+            if self._reader.shared is not None:
+                self._reader.shared.close()  # last: the listener may have been scraping

@@ -154,12 +154,16 @@ class SharedMetrics:
         self._stopping = threading.Event()
         self._thread = self._start_publishing()
 
-    def close(self) -> None:
-        """Stop publishing and let go of the file: this process's gauges and up-down counters
-        end with it, its counters stay. Idempotent."""
+    def stop_publishing(self) -> None:
+        """The SDK side is shutting down: no more snapshots (scrapes still add up the files)."""
         self._stopping.set()
         if self._thread is not threading.current_thread() and self._thread.is_alive():
             self._thread.join(timeout=2)
+
+    def close(self) -> None:
+        """Stop publishing and let go of the file: this process's gauges and up-down counters
+        end with it, its counters stay. After the listener closed; idempotent."""
+        self.stop_publishing()
         if REGISTRY.store is self.file:
             REGISTRY.use_store(None)  # the cells leave the file, which can then be closed
         self.file.remove_snapshot()

@@ -64,6 +64,7 @@ class ProcessFile:
         self._maps = [self._map]
         self._used = HEADER.size
         self._lock = threading.Lock()
+        self.released = False
         self._snapshot_lock = threading.Lock()
         self._described: set[str] = set()
 
@@ -99,11 +100,12 @@ class ProcessFile:
         self._map = mmap.mmap(self._fd, size)
         self._maps.append(self._map)
 
-    def contents(self) -> bytes:
+    def contents(self) -> bytes | None:
         """The file as other processes read it (this process must not open and close its own
-        file: closing any descriptor of it would drop the lock that says it is alive)."""
+        file: closing any descriptor of it would drop the lock that says it is alive); None
+        once released, when it is read like any ended process's file."""
         with self._lock:
-            return bytes(self._map[: self._used])
+            return None if self.released else bytes(self._map[: self._used])
 
     def write_snapshot(self, metrics: list[dict[str, Any]]) -> None:
         """Replace this process's snapshot of its SDK instruments (atomically)."""
@@ -114,6 +116,10 @@ class ProcessFile:
 
     def release(self) -> None:
         """This process is done with the file: unlocked, it counts as an ended process's."""
+        with self._lock:
+            if self.released:
+                return
+            self.released = True
         for mapping in self._maps:
             with contextlib.suppress(BufferError):  # a cell still points into it: GC closes it
                 mapping.close()

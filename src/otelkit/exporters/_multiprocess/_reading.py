@@ -102,11 +102,13 @@ class DirectoryReader:
                     if key[0] == "s":
                         merged_away.update(key[1])
         # Own descriptions first: after a change of buckets, this process's definition wins.
-        self._add(totals, own.path, own.contents(), live=True)
-        totals.live_pids.append((own.pid, own.path))
+        own_contents = own.contents()
+        if own_contents is not None:
+            self._add(totals, own.path, own_contents, live=True)
+            totals.live_pids.append((own.pid, own.path))
         dead, skipped = [], []
         for path in paths:
-            if path == own.path:
+            if path == own.path and own_contents is not None:
                 continue
             if path.name in merged_away:
                 skipped.append(path)
