@@ -55,6 +55,12 @@ _INF = float("inf")
 AttributesArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 
+def integral(value: float) -> float:
+    """A memory-mapped cell holds doubles: whole numbers go back to ``int`` (counts stay
+    integers for exporters that tell them apart, as OTLP does)."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 def _zero_histogram(bounds: int) -> list[float]:
     """Count, sum, then one count per bucket (``bounds + 1`` of them)."""
     return [0, 0.0] + [0] * (bounds + 1)
@@ -390,9 +396,7 @@ class FastSum(_Instrument):
         points = []
         for series in self.all_series():
             with series.lock:
-                value = series.cells[0]
-            if type(value) is float and value.is_integer():
-                value = int(value)  # a memory-mapped cell holds doubles; counts stay integers
+                value = integral(series.cells[0])
             start = series.start_ns
             if delta:
                 previous = state.previous.get(id(series))
@@ -525,7 +529,6 @@ class Registry:
         of the parent held at the fork are replaced, not waited for.
         """
         self._lock = threading.Lock()
-        self.collecting = threading.RLock()
         self._store = store
         for instrument in self._instruments.values():
             instrument.reset_after_fork(store)

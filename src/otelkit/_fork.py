@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.semconv._incubating.attributes.process_attributes import PROCESS_PID
-from opentelemetry.semconv.attributes.service_attributes import SERVICE_INSTANCE_ID
 
 from otelkit._errors import record_internal_error
 from otelkit._fastpath import REGISTRY
+from otelkit._resource import per_process
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
@@ -101,10 +99,7 @@ def reset_in_child(telemetry: Telemetry) -> None:
             # export of the parent (to a slow collector) may have held at the fork.
             reader._export_lock = threading.Lock()
     REGISTRY.reset_after_fork(None)
-    changes: dict[str, str | int] = {PROCESS_PID: os.getpid()}
-    if SERVICE_INSTANCE_ID not in telemetry.settings.resource_attributes:
-        changes[SERVICE_INSTANCE_ID] = str(uuid.uuid4())
-    update = Resource(changes)
+    update = Resource(per_process(telemetry.settings))
     # The SDK's own fork hooks merge the process-dependent detectors the same way.
     pipeline.meter_provider._update_resource(update)
     pipeline.tracer_provider._update_resource(update)

@@ -50,10 +50,9 @@ def build_resource(settings: Settings) -> Resource:
         TELEMETRY_DISTRO_NAME: "otelkit",
         TELEMETRY_DISTRO_VERSION: __version__,
         HOST_NAME: socket.gethostname(),
-        PROCESS_PID: os.getpid(),
         PROCESS_RUNTIME_NAME: sys.implementation.name,
         PROCESS_RUNTIME_VERSION: platform.python_version(),
-        SERVICE_INSTANCE_ID: str(uuid.uuid4()),
+        **per_process(settings),
     }
     attributes.update(settings.resource_attributes)
     attributes[SERVICE_NAME] = settings.service_name
@@ -61,3 +60,17 @@ def build_resource(settings: Settings) -> Resource:
     if settings.service_version:
         attributes[SERVICE_VERSION] = settings.service_version
     return Resource(attributes)
+
+
+def instance_id_given(settings: Settings) -> bool:
+    """Whether the user set ``service.instance.id`` (then every process keeps it)."""
+    return SERVICE_INSTANCE_ID in settings.resource_attributes
+
+
+def per_process(settings: Settings) -> dict[str, str | int]:
+    """The attributes that differ between processes: ``process.pid`` and, unless the user
+    set one, a new ``service.instance.id`` (a forked child takes these anew)."""
+    attributes: dict[str, str | int] = {PROCESS_PID: os.getpid()}
+    if not instance_id_given(settings):
+        attributes[SERVICE_INSTANCE_ID] = str(uuid.uuid4())
+    return attributes

@@ -19,6 +19,7 @@ from otelkit import _parse
 from otelkit._config import Setting
 from otelkit._errors import ConfigError
 from otelkit._plugins import ExporterPlugin
+from otelkit._resource import instance_id_given
 from otelkit.exporters import _endpoint, _exposition
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ class PrometheusReader(MetricReader):
         self._scrape_lock = threading.Lock()
         self._latest: MetricsData | None = None
         self.shared: SharedMetrics | None = None
-        self._shut_down = False
         """Set under a pre-fork server: scrapes add up the processes sharing a directory."""
+        self._shut_down = False
 
     @property
     def merges_fast_path(self) -> bool:
@@ -63,6 +64,13 @@ class PrometheusReader(MetricReader):
             ready=lambda: self._collect is not None,  # registered with its MeterProvider
             keep_instance_id=keep_instance_id,
         )
+
+    def after_fork_in_child(self, resource: Resource) -> None:
+        """The child's resource, a new lock, a file of its own in the shared directory."""
+        self.resource = resource
+        self._scrape_lock = threading.Lock()
+        if self.shared is not None:
+            self.shared.after_fork_in_child()
 
     def collect_now(self) -> MetricsData | None:
         """One collection, returned (the SDK's collect() hands it to ``_receive_metrics``)."""
@@ -217,9 +225,7 @@ class PrometheusPlugin(ExporterPlugin):
 
     @property
     def _instance_id_given(self) -> bool:
-        from opentelemetry.semconv.attributes.service_attributes import SERVICE_INSTANCE_ID
-
-        return SERVICE_INSTANCE_ID in self.core.resource_attributes
+        return instance_id_given(self.core)
 
     def before_fork(self) -> None:
         """The first fork makes this process the head of a group sharing a directory."""
@@ -234,10 +240,7 @@ class PrometheusPlugin(ExporterPlugin):
         reader = self._reader
         if reader is None:
             return
-        reader.resource = resource
-        reader._scrape_lock = threading.Lock()
-        if reader.shared is not None:
-            reader.shared.after_fork_in_child()
+        reader.after_fork_in_child(resource)
         if self._listener is not None:
             self._listener.after_fork_in_child()
 

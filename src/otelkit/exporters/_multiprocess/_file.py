@@ -120,16 +120,16 @@ class ProcessFile:
             if self.released:
                 return
             self.released = True
-        for mapping in self._maps:
-            with contextlib.suppress(BufferError):  # a cell still points into it: GC closes it
-                mapping.close()
-        with contextlib.suppress(OSError):
-            os.close(self._fd)  # drops the lock
+        self._unmap()  # closing the descriptor drops the lock
 
     def close_inherited(self) -> None:
-        """In a forked child: let go of the parent's file (the parent keeps writing it)."""
+        """In a forked child: let go of the parent's file (the parent keeps writing it; its
+        lock is the parent's, and this process's ``_lock`` may be held by a parent thread)."""
+        self._unmap()
+
+    def _unmap(self) -> None:
         for mapping in self._maps:
-            with contextlib.suppress(BufferError):  # a view still points into it: leave it
+            with contextlib.suppress(BufferError):  # a cell still points into it: GC closes it
                 mapping.close()
         with contextlib.suppress(OSError):
             os.close(self._fd)

@@ -19,6 +19,8 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv._incubating.attributes.process_attributes import PROCESS_PID
 
+from otelkit._fastpath import integral
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
 
     from otelkit.exporters._multiprocess._reading import Totals
-
 
 # -- building the scrape ----------------------------------------------------------------------
 
@@ -72,7 +73,7 @@ def fast_metrics(totals: Totals, now: int) -> dict[InstrumentationScope, list[Me
                         attributes=attributes,
                         start_time_unix_nano=0,
                         time_unix_nano=now,
-                        value=_number(values[0]),
+                        value=integral(values[0]),
                         exemplars=[],
                     )
                     for attributes, values in series
@@ -82,10 +83,6 @@ def fast_metrics(totals: Totals, now: int) -> dict[InstrumentationScope, list[Me
             )
         scopes.setdefault(scope, []).append(Metric(name, text, unit, data))
     return scopes
-
-
-def _number(value: float) -> float:
-    return int(value) if value.is_integer() else value
 
 
 def is_host_metric(name: str) -> bool:
