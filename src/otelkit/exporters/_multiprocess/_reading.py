@@ -47,21 +47,32 @@ class _FileCache:
     dead_values: list[tuple[list[Any], tuple[float, ...]]] | None = None
 
 
-def _alive(path: Path) -> bool:
-    """True while the process that owns ``path`` runs (it holds the lock)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
+def _locked(fd: int) -> bool:
+    """True while the process that owns the file runs (it holds the lock)."""
     try:
         fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EAGAIN):
             return True
         raise
-    finally:
-        os.close(fd)
     return False
+
+
+def _alive(path: Path) -> bool:
+    """True while the process that owns ``path`` runs."""
+    return (_liveness_and_contents(path) or (False, b""))[0]
+
+
+def _liveness_and_contents(path: Path) -> tuple[bool, bytes] | None:
+    """Whether the owner of ``path`` runs, then its bytes, through one descriptor; None if it
+    is gone. Liveness first: what is read after the owner ended is final."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        alive = _locked(fd)
+        return alive, file.read()
 
 
 @dataclass
@@ -118,11 +129,10 @@ class DirectoryReader:
                 self._add_dead(totals, path, cache)
                 dead.append(path)
                 continue
-            alive = _alive(path)
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
+            found = _liveness_and_contents(path)
+            if found is None:
                 continue
+            alive, data = found
             self._add(totals, path, data, live=alive)
             if alive:
                 totals.live_pids.append((_pid_of(path), path))
