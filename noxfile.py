@@ -58,19 +58,19 @@ def core(session: nox.Session) -> None:
 @nox.session(name="azure_monitor")
 def azure_monitor(session: nox.Session) -> None:
     """otelkit-azure-monitor: its tests against a loopback ingestion endpoint, mypy --strict."""
-    session.install("-e", ".", "-e", "./exporters/azure-monitor[test]", "mypy>=1.10")
+    session.install("-e", ".", "-e", "./plugins/azure-monitor[test]", "mypy>=1.10")
     session.run(
-        "pytest", "-p", "no:cacheprovider", "exporters/azure-monitor/tests", *session.posargs
+        "pytest", "-p", "no:cacheprovider", "plugins/azure-monitor/tests", *session.posargs
     )
-    session.run("mypy", "--strict", "exporters/azure-monitor/src")
+    session.run("mypy", "--strict", "plugins/azure-monitor/src")
 
 
 @nox.session
 def cloudwatch(session: nox.Session) -> None:
     """otelkit-cloudwatch: moto (CloudWatch Logs) and SigV4 receiver tests, mypy --strict."""
-    session.install("-e", ".", "-e", "./exporters/cloudwatch[test]", "mypy>=1.10")
-    session.run("pytest", "-p", "no:cacheprovider", "exporters/cloudwatch/tests", *session.posargs)
-    session.run("mypy", "--strict", "exporters/cloudwatch/src")
+    session.install("-e", ".", "-e", "./plugins/cloudwatch[test]", "mypy>=1.10")
+    session.run("pytest", "-p", "no:cacheprovider", "plugins/cloudwatch/tests", *session.posargs)
+    session.run("mypy", "--strict", "plugins/cloudwatch/src")
 
 
 @nox.session
@@ -93,7 +93,7 @@ def docs(session: nox.Session) -> None:
     """Regenerate docs/configuration.md from the settings declarations."""
     session.install("-e", ".")
     with open("docs/configuration.md", "w") as out:
-        session.run("python", "-m", "otelkit._config_docs", stdout=out)
+        session.run("python", "-m", "otelkit.runtime._config_docs", stdout=out)
 
 
 @nox.session

@@ -32,11 +32,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from bench._harness import Result, Variant, measure
-from otelkit._config import SEMCONV_DURATION_BUCKETS
 from otelkit.alerting._defaults import default_rules
 from otelkit.alerting._engine import AlertEngine
 from otelkit.alerting._query import MetricIndex, Query
-from otelkit.alerting._settings import AlertSettings
+from otelkit.config._alerting import AlertSettings
+from otelkit.config._settings import SEMCONV_DURATION_BUCKETS
 
 ROUTES = 50
 STATUSES = (200, 404, 500)

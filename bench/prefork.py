@@ -28,8 +28,8 @@ from pathlib import Path
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from bench._harness import Result, Variant, measure
-from otelkit._config import SEMCONV_DURATION_BUCKETS
-from otelkit._fastpath import FastHistogram
+from otelkit.config._settings import SEMCONV_DURATION_BUCKETS
+from otelkit.metrics._fastpath import FastHistogram
 
 WORKERS = 4
 SERIES = 1_000
@@ -44,7 +44,7 @@ def _routes() -> list[tuple[str, float]]:
 
 def _otelkit_workers(directory: Path) -> tuple[Variant, Variant, list[int]]:
     import otelkit
-    from otelkit.exporters import _endpoint
+    from otelkit.exporters.prometheus import _endpoint
 
     telemetry = otelkit.init_telemetry(
         service_name="bench-prefork",
@@ -78,7 +78,7 @@ def _otelkit_workers(directory: Path) -> tuple[Variant, Variant, list[int]]:
 
 
 def _histogram() -> FastHistogram:
-    from otelkit._fastpath import REGISTRY
+    from otelkit.metrics._fastpath import REGISTRY
 
     return REGISTRY.histogram(
         "bench.request.duration",
@@ -94,8 +94,8 @@ def _single() -> Variant:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.resources import Resource
 
-    from otelkit._fastpath import Registry
     from otelkit.exporters.prometheus import PrometheusReader
+    from otelkit.metrics._fastpath import Registry
 
     registry = Registry()
     reader = PrometheusReader(Resource({"service.name": "bench"}), None)
@@ -176,7 +176,7 @@ def _prometheus_client_workers(directory: Path) -> tuple[Variant, subprocess.Pop
 
 
 def _record_variants(directory: Path) -> list[Variant]:
-    from otelkit.exporters._multiprocess import ProcessFile
+    from otelkit.exporters.prometheus._multiprocess import ProcessFile
 
     scope = InstrumentationScope("bench")
     in_memory = FastHistogram("bench.a", "s", "", scope, SEMCONV_DURATION_BUCKETS)

@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.resources import Resource
 
 from bench._harness import Result, Variant, measure
-from otelkit._config import SEMCONV_DURATION_BUCKETS
+from otelkit.config._settings import SEMCONV_DURATION_BUCKETS
 from otelkit.exporters.prometheus import PrometheusReader
 
 SERIES = 10_000

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from otelkit import _errors, _telemetry
+from otelkit import _active, _errors
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,6 +31,6 @@ def _raise_internal_errors() -> Iterator[None]:
 def _no_telemetry_left_running() -> Iterator[None]:
     """Each test starts without an active configuration and leaves none behind."""
     yield
-    active = _telemetry.active()
+    active = _active.current()
     if active is not None:
         active.shutdown(timeout=5)

@@ -12,16 +12,16 @@ from otelkit._errors import ConfigError
 from otelkit._version import __version__
 
 if _typing.TYPE_CHECKING:
-    from otelkit._business import counted, gauge, record, timed, traced, track_inprogress
-    from otelkit._health import HealthCheck, add_health_check
-    from otelkit._health_http import health_app, health_blueprint, health_router, health_wsgi
-    from otelkit._instrument import instrument_app
-    from otelkit._telemetry import Telemetry, init_telemetry
     from otelkit.alerting._callbacks import on_alert
     from otelkit.alerting._rules import AlertRule
-    from otelkit.exporters._endpoint import metrics_app, metrics_wsgi
+    from otelkit.exporters.prometheus._endpoint import metrics_app, metrics_wsgi
+    from otelkit.health._http import health_app, health_blueprint, health_router, health_wsgi
+    from otelkit.health._registry import HealthCheck, add_health_check
     from otelkit.instrumentation.celery import instrument_celery
+    from otelkit.instrumentation.http._app import instrument_app
     from otelkit.instrumentation.sqlalchemy import instrument_sqlalchemy
+    from otelkit.metrics._business import counted, gauge, record, timed, traced, track_inprogress
+    from otelkit.runtime._telemetry import Telemetry, init_telemetry
 
 __all__ = [
     "AlertRule",
@@ -54,27 +54,33 @@ _LAZY = {
     "on_alert": "otelkit.alerting._callbacks",
     "instrument_sqlalchemy": "otelkit.instrumentation.sqlalchemy",
     "instrument_celery": "otelkit.instrumentation.celery",
-    "HealthCheck": "otelkit._health",
-    "add_health_check": "otelkit._health",
-    "health_app": "otelkit._health_http",
-    "health_blueprint": "otelkit._health_http",
-    "health_router": "otelkit._health_http",
-    "health_wsgi": "otelkit._health_http",
-    "counted": "otelkit._business",
-    "gauge": "otelkit._business",
-    "record": "otelkit._business",
-    "timed": "otelkit._business",
-    "traced": "otelkit._business",
-    "track_inprogress": "otelkit._business",
-    "Telemetry": "otelkit._telemetry",
-    "init_telemetry": "otelkit._telemetry",
-    "instrument_app": "otelkit._instrument",
-    "metrics_app": "otelkit.exporters._endpoint",
-    "metrics_wsgi": "otelkit.exporters._endpoint",
+    "HealthCheck": "otelkit.health._registry",
+    "add_health_check": "otelkit.health._registry",
+    "health_app": "otelkit.health._http",
+    "health_blueprint": "otelkit.health._http",
+    "health_router": "otelkit.health._http",
+    "health_wsgi": "otelkit.health._http",
+    "counted": "otelkit.metrics._business",
+    "gauge": "otelkit.metrics._business",
+    "record": "otelkit.metrics._business",
+    "timed": "otelkit.metrics._business",
+    "traced": "otelkit.metrics._business",
+    "track_inprogress": "otelkit.metrics._business",
+    "Telemetry": "otelkit.runtime._telemetry",
+    "init_telemetry": "otelkit.runtime._telemetry",
+    "instrument_app": "otelkit.instrumentation.http._app",
+    "metrics_app": "otelkit.exporters.prometheus._endpoint",
+    "metrics_wsgi": "otelkit.exporters.prometheus._endpoint",
 }
 
 
+# Submodules reachable as ``from otelkit import health_checks``.
+_MODULES = {"health_checks": "otelkit.health.checks"}
+
+
 def __getattr__(name: str) -> _typing.Any:
+    if name in _MODULES:
+        return _importlib.import_module(_MODULES[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'otelkit' has no attribute {name!r}")

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricsData
     from opentelemetry.sdk.trace import ReadableSpan
 
-    from otelkit._telemetry import Telemetry
     from otelkit.exporters.memory import MemoryPlugin
+    from otelkit.runtime._telemetry import Telemetry
 
 __all__ = ["logs", "metrics", "points", "spans"]
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from otelkit._parse import Secret
 from otelkit.alerting._alert import Alert
 from otelkit.alerting._callbacks import on_alert, remove_callback
 from otelkit.alerting._channels import (
@@ -19,9 +18,10 @@ from otelkit.alerting._channels import (
 )
 from otelkit.alerting._dispatch import Dispatcher
 from otelkit.alerting._rules import AlertRule
-from otelkit.alerting._settings import load_alert_settings
 from otelkit.alerting._smtp import SmtpChannel
 from otelkit.alerting._webhook import WebhookChannel
+from otelkit.config._alerting import load_alert_settings
+from otelkit.config._parse import Secret
 from tests.alerting.conftest import SMTP_PASSWORD, SMTP_USER, WEBHOOK_PATH, Answer
 from tests.fixtures.servers import free_port
 

@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 import otelkit
-from otelkit import _config, testing
-from otelkit._health import HEALTH
+from otelkit import testing
+from otelkit.config import _settings as _config
+from otelkit.health._registry import HEALTH
 from tests.fixtures.servers import wait_until
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.skipif(
     "alerts" not in {f.name for f in dataclasses.fields(_config.Settings)},
-    reason="needs the alerting settings wired into otelkit._config (see the alerting report)",
+    reason="needs the alerting settings wired into the configuration",
 )
 
 
@@ -174,9 +175,9 @@ def test_a_bad_rules_file_fails_init_with_the_line_and_the_field(
         "'severity': 'urgent' is not one of the accepted values. Accepted: info, warning, "
         "critical."
     )
-    from otelkit import _telemetry
+    from otelkit import _active
 
-    assert _telemetry.active() is None  # nothing was started
+    assert _active.current() is None  # nothing was started
 
 
 def test_rules_added_at_run_time_and_public_names(telemetry: otelkit.Telemetry) -> None:

@@ -21,7 +21,7 @@ from otelkit.alerting._engine import AlertEngine
 from otelkit.alerting._quantile import histogram_quantile
 from otelkit.alerting._rules import AlertRule
 from otelkit.alerting._rulesfile import load_rules_file, parse_rules
-from otelkit.alerting._settings import AlertSettings, load_alert_settings
+from otelkit.config._alerting import AlertSettings, load_alert_settings
 from tests.alerting._data import counter, gauge, histogram, snapshot
 
 if TYPE_CHECKING:
@@ -888,7 +888,7 @@ def test_any_text_gives_rules_or_config_error(text: str) -> None:
 def test_the_alerting_page_documents_every_variable() -> None:
     from pathlib import Path
 
-    from otelkit.alerting._settings import alert_settings
+    from otelkit.config._alerting import alert_settings
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "alerting.md").read_text()
     missing = [s.env for s in alert_settings() if f"`{s.env}`" not in page]
@@ -899,7 +899,7 @@ def test_alert_settings_has_a_field_per_declaration() -> None:
     """``AlertSettings`` mirrors the declarations (and ``_config.Settings`` gets the same)."""
     from dataclasses import fields
 
-    from otelkit.alerting._settings import alert_settings
+    from otelkit.config._alerting import alert_settings
 
     declared = [s.key for s in alert_settings()]
     assert [f.name for f in fields(AlertSettings)] == [*declared, "service_name"]

@@ -9,7 +9,7 @@ import pytest
 
 import otelkit
 from otelkit.alerting._engine import AlertEngine
-from otelkit.alerting._settings import load_alert_settings
+from otelkit.config._alerting import load_alert_settings
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from otelkit import ConfigError, health_checks
-from otelkit._health import HEALTH, add_health_check
-from otelkit._health_http import health_app, health_blueprint, health_router, health_wsgi
+from otelkit import ConfigError
+from otelkit.health import checks as health_checks
+from otelkit.health._http import health_app, health_blueprint, health_router, health_wsgi
+from otelkit.health._registry import HEALTH, add_health_check
 
 pytestmark = pytest.mark.core_only
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otelkit.instrumentation._sql import Description, describe, sanitize
+from otelkit.instrumentation.sqlalchemy._statements import Description, describe, sanitize
 
 
 @pytest.mark.parametrize(

@@ -27,9 +27,10 @@ import pytest
 import requests
 
 import otelkit
-from otelkit import ConfigError, _errors, health_checks, testing
-from otelkit._health import HEALTH, add_health_check, register_status_source
-from otelkit._health_http import health_app, health_blueprint, health_router, health_wsgi
+from otelkit import ConfigError, _errors, testing
+from otelkit.health import checks as health_checks
+from otelkit.health._http import health_app, health_blueprint, health_router, health_wsgi
+from otelkit.health._registry import HEALTH, add_health_check, register_status_source
 from tests.fixtures.servers import free_port, wait_until
 
 if TYPE_CHECKING:
@@ -688,7 +689,8 @@ def test_checks_registered_before_init_telemetry_are_reported() -> None:
 
 
 def test_the_public_names_are_exported() -> None:
-    from otelkit import _health, _health_http
+    from otelkit.health import _http as _health_http
+    from otelkit.health import _registry as _health
 
     assert otelkit.HealthCheck is _health.HealthCheck
     assert otelkit.add_health_check is _health.add_health_check

@@ -152,7 +152,7 @@ def django_client() -> Any:
             DEBUG=False,
             ALLOWED_HOSTS=["*"],
             ROOT_URLCONF="tests.http.django_urls",
-            MIDDLEWARE=["otelkit.instrumentation.django.Middleware"],
+            MIDDLEWARE=["otelkit.instrumentation.http.django.Middleware"],
             SECRET_KEY="tests-only",
             LOGGING_CONFIG=None,
         )

@@ -22,7 +22,7 @@ import requests
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otelkit._fork import clear_sdk_metrics
+from otelkit.runtime._fork import clear_sdk_metrics
 from tests.fixtures.servers import free_port
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def test_a_forked_child_exports_over_its_own_connection(
 PROMETHEUS_FAMILY = """
 import json, os, signal, sys, time
 import otelkit
-from otelkit.exporters import _endpoint
+from otelkit.exporters.prometheus import _endpoint
 
 otelkit.init_telemetry(service_name="family", prometheus_port=int(sys.argv[1]))
 
@@ -316,7 +316,7 @@ def test_per_process_gauges_carry_the_pid_and_end_with_the_process(family: Famil
 
 
 def test_the_sdk_state_otelkit_clears_in_a_child_has_the_expected_shape() -> None:
-    """Guards the private SDK seam of otelkit._fork.clear_sdk_metrics (pinned < 2)."""
+    """Guards the private SDK seam of otelkit.runtime._fork.clear_sdk_metrics (pinned < 2)."""
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
     counter = provider.get_meter("test").create_counter("things")
@@ -382,7 +382,7 @@ RECYCLING = """
 import json, os, sys
 from pathlib import Path
 import otelkit
-from otelkit.exporters import _endpoint
+from otelkit.exporters.prometheus import _endpoint
 
 directory = Path(sys.argv[1])
 otelkit.init_telemetry(service_name="recycler", prometheus_port=0,

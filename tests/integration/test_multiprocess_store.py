@@ -15,10 +15,10 @@ import pytest
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 import otelkit
-from otelkit._fastpath import FastSum
-from otelkit.exporters import _multiprocess as multiprocess
-from otelkit.exporters._multiprocess import DirectoryReader, ProcessFile
-from otelkit.exporters._multiprocess._reading import _alive
+from otelkit.exporters.prometheus import _multiprocess as multiprocess
+from otelkit.exporters.prometheus._multiprocess import DirectoryReader, ProcessFile
+from otelkit.exporters.prometheus._multiprocess._reading import _alive
+from otelkit.metrics._fastpath import FastSum
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -5,9 +5,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otelkit import ConfigError, _config, _load
+from otelkit import ConfigError
+from otelkit.config import _settings as _config
 from otelkit.exporters.otlp import OtlpPlugin
 from otelkit.exporters.prometheus import PrometheusPlugin
+from otelkit.runtime import _load
 
 _ALL_SETTINGS = (*_config.CORE_SETTINGS, *PrometheusPlugin.settings, *OtlpPlugin.settings)
 VARIABLES = sorted({s.env for s in _ALL_SETTINGS if s.env})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from otelkit import _config_docs
+from otelkit.runtime import _config_docs
 
 ROOT = Path(__file__).resolve().parents[2]
 

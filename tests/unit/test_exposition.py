@@ -10,7 +10,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from prometheus_client.parser import text_string_to_metric_families
 
-from otelkit.exporters._exposition import metric_name, render
+from otelkit.exporters.prometheus._exposition import metric_name, render
 from tests.fixtures.servers import require_binary
 
 

@@ -17,7 +17,7 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from otelkit._fastpath import Registry
+from otelkit.metrics._fastpath import Registry
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -30,7 +30,17 @@ def test_all_lists_exactly_the_public_names() -> None:
         assert getattr(otelkit, name) is not None
     public = {name for name in vars(otelkit) if not name.startswith("_")}
     # once imported
-    subpackages = {"alerting", "exporters", "health_checks", "instrumentation", "testing"}
+    subpackages = {
+        "alerting",
+        "config",
+        "exporters",
+        "health",
+        "instrumentation",
+        "metrics",
+        "runtime",
+        "testing",
+        "tracing",
+    }
     assert public - subpackages == set(otelkit.__all__) - {"__version__"}
     assert dir(otelkit) == sorted(otelkit.__all__)
 

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind
 
-from otelkit._spans import SpanFactory
+from otelkit.tracing._spans import SpanFactory
 
 SCOPE = InstrumentationScope("test", "1")
 

@@ -2,8 +2,6 @@
 
 For setups without Prometheus (DESIGN §7). One module, one job:
 
-- ``_settings``: the ``OTELKIT_ALERT*`` settings, declared like every other otelkit setting;
-- ``_parsers``: value parsers those settings and the rules share (durations, ratios, addresses);
 - ``_rules``: ``AlertRule``, the public value type, and its validation;
 - ``_rulesfile``: rules from a YAML file, with errors naming the line and the field;
 - ``_defaults``: the default rules (CPU, memory, disk, HTTP error ratio, p95 latency);
@@ -16,6 +14,6 @@ For setups without Prometheus (DESIGN §7). One module, one job:
 - ``_dispatch``: one worker thread per channel, so a slow or failing channel delays nothing else;
 - ``_engine``: ``AlertEngine``, which owns the metric reader, the rules and the thread.
 
-Nothing here imports ``otelkit._config`` at import time: ``_config`` appends the declarations of
-``_settings`` to its own table.
+The ``OTELKIT_ALERT*`` settings and the value parsers they share with the rules are declared
+with the rest of the configuration, in ``otelkit.config``.
 """

@@ -19,7 +19,7 @@ from otelkit.alerting._alert import RESOLVED
 
 if TYPE_CHECKING:
     from otelkit.alerting._alert import Alert
-    from otelkit.alerting._settings import AlertSettings
+    from otelkit.config._alerting import AlertSettings
 
 __all__ = [
     "CallbackChannel",

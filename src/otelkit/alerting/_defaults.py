@@ -28,7 +28,7 @@ from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURAT
 from otelkit.alerting._rules import AlertRule
 
 if TYPE_CHECKING:
-    from otelkit.alerting._settings import AlertSettings
+    from otelkit.config._alerting import AlertSettings
 
 __all__ = ["default_rules"]
 

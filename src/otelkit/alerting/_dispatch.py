@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from otelkit._fastpath import REGISTRY
 from otelkit._version import __version__
 from otelkit.alerting._channels import DeliveryError
+from otelkit.metrics._fastpath import REGISTRY
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from otelkit._fastpath import FastSum
     from otelkit.alerting._alert import Alert
     from otelkit.alerting._channels import Channel
+    from otelkit.metrics._fastpath import FastSum
 
 __all__ = ["NOTIFICATIONS", "Dispatcher"]
 

@@ -26,18 +26,18 @@ from otelkit.alerting._defaults import default_rules
 from otelkit.alerting._dispatch import Dispatcher
 from otelkit.alerting._query import MetricIndex, Query
 from otelkit.alerting._rulesfile import CHANNEL_SETTINGS, load_rules_file
-from otelkit.alerting._settings import AlertSettings
 from otelkit.alerting._state import RuleState
+from otelkit.config._alerting import AlertSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from opentelemetry.sdk.metrics.export import MetricsData
 
-    from otelkit._health import Status
     from otelkit.alerting._alert import Alert
     from otelkit.alerting._channels import Channel
     from otelkit.alerting._rules import AlertRule
+    from otelkit.health._registry import Status
 
 __all__ = ["COMPONENT", "HEALTHY", "AlertEngine"]
 
@@ -53,7 +53,7 @@ UNHEALTHY: Final = "unhealthy"
 class AlertEngine:
     """In-process alerting for one configuration.
 
-    ``settings`` is the ``otelkit._config.Settings`` of ``init_telemetry()`` (or an
+    ``settings`` is the ``otelkit.config._settings.Settings`` of ``init_telemetry()`` (or an
     ``AlertSettings``). ``clock`` gives wall-clock seconds; ``channels`` replaces the channels
     the settings configure (tests); ``rules`` replaces the default and file rules.
     """
@@ -195,7 +195,7 @@ class AlertEngine:
         with self._lock:
             if self._thread is not None:
                 return
-            from otelkit._health import register_status_source
+            from otelkit.health._registry import register_status_source
 
             self._status_hook = register_status_source(HEALTH_SOURCE, self.status)
             self._dispatcher.export_counts()

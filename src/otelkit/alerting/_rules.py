@@ -26,8 +26,8 @@ from types import MappingProxyType
 from typing import Any
 
 from otelkit._errors import ConfigError
-from otelkit._parse import Invalid
-from otelkit.alerting import _parsers
+from otelkit.config import _alerting_parsers as _parsers
+from otelkit.config._parse import Invalid
 
 __all__ = [
     "AGGREGATIONS",

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from otelkit.alerting._channels import DeliveryError
 
 if TYPE_CHECKING:
-    from otelkit._parse import Secret
     from otelkit.alerting._alert import Alert
+    from otelkit.config._parse import Secret
 
 __all__ = ["SmtpChannel"]
 

@@ -23,8 +23,8 @@ from otelkit.alerting._channels import DeliveryError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from otelkit._parse import Secret
     from otelkit.alerting._alert import Alert
+    from otelkit.config._parse import Secret
 
 __all__ = ["WebhookChannel"]
 

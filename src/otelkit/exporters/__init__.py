@@ -6,8 +6,8 @@ group under the name users put in ``OTEL_METRICS_EXPORTER`` / ``OTEL_TRACES_EXPO
 its validation raises.
 """
 
-from otelkit._config import Setting
 from otelkit._errors import ConfigError
-from otelkit._plugins import ExporterPlugin
+from otelkit.config._settings import Setting
+from otelkit.exporters._plugin import ExporterPlugin
 
 __all__ = ["ConfigError", "ExporterPlugin", "Setting"]

@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
-from otelkit._plugins import ExporterPlugin
+from otelkit.exporters._plugin import ExporterPlugin
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource

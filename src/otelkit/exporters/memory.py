@@ -11,7 +11,7 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, LogRecordE
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otelkit._plugins import ExporterPlugin
+from otelkit.exporters._plugin import ExporterPlugin
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource

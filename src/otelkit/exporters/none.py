@@ -6,7 +6,7 @@ factories are never called.
 
 from __future__ import annotations
 
-from otelkit._plugins import ExporterPlugin
+from otelkit.exporters._plugin import ExporterPlugin
 
 
 class NonePlugin(ExporterPlugin):

@@ -30,10 +30,10 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.metrics.view import Aggregation, ExponentialBucketHistogramAggregation
 
-from otelkit import _parse
-from otelkit._config import Setting
 from otelkit._errors import ConfigError
-from otelkit._plugins import ExporterPlugin
+from otelkit.config import _parse
+from otelkit.config._settings import Setting
+from otelkit.exporters._plugin import ExporterPlugin
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

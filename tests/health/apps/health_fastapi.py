@@ -9,8 +9,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import otelkit
-from otelkit._health import add_health_check
-from otelkit._health_http import health_router
+from otelkit.health._http import health_router
+from otelkit.health._registry import add_health_check
 
 otelkit.init_telemetry()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from flask import Flask
 
 import otelkit
-from otelkit._health import add_health_check
-from otelkit._health_http import health_blueprint
+from otelkit.health._http import health_blueprint
+from otelkit.health._registry import add_health_check
 
 
 def create_app() -> Flask:

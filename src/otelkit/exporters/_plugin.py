@@ -1,0 +1,117 @@
+"""Exporter plugins: the protocol and their discovery through the ``otelkit.exporters`` group.
+
+A plugin is a class registered as an entry point. It declares the signals it supports and the
+settings it reads; otelkit parses and validates those settings at ``init_telemetry()`` (only for
+the plugins chosen), instantiates the plugin with them, and asks it for a metric reader, a span
+exporter and/or a log exporter. Loading a plugin imports its module, so only chosen plugins are
+loaded and ``import otelkit`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from otelkit._errors import ConfigError
+from otelkit.config._settings import source_name
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from opentelemetry.sdk._logs.export import LogRecordExporter
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    from otelkit.config._settings import Setting, Settings
+
+GROUP = "otelkit.exporters"
+
+
+class ExporterPlugin:
+    """Base class of exporter plugins.
+
+    Subclasses set ``name``, ``signals`` and ``settings`` and override the factory method of each
+    signal they support. ``__init__`` receives the plugin's validated options (keyed by
+    ``Setting.key``) and the core settings; override ``validate()`` for checks that involve
+    several options, raising ``ConfigError``. Factories may raise ``ConfigError`` too (a port
+    that is taken, a package that is missing): ``init_telemetry()`` then undoes what was built.
+    """
+
+    name: ClassVar[str]
+    signals: ClassVar[frozenset[str]]
+    settings: ClassVar[tuple[Setting[Any], ...]] = ()
+    batch: ClassVar[bool] = True
+    """Spans and logs go through batch processors; False exports each one synchronously."""
+    own_loggers: ClassVar[tuple[str, ...]] = ()
+    """Logger name prefixes of the libraries the plugin exports through (``urllib3``,
+    ``azure``): their records are not bridged to the logs signal, which would feed an
+    exporter's complaints about itself back into it."""
+
+    def __init__(self, options: Mapping[str, Any], core: Settings) -> None:
+        self.options = options
+        self.core = core
+        self.validate()
+
+    def source(self, key: str) -> str:
+        """How to name one of this plugin's settings in an error: its keyword or variable."""
+        setting = next(s for s in self.settings if s.key == key)
+        return source_name(setting, setting.kwarg in self.core.given_keywords)
+
+    def validate(self) -> None:
+        """Cross-option checks; raise ``ConfigError`` naming the variables involved."""
+
+    def metric_reader(self, resource: Resource) -> MetricReader:
+        raise NotImplementedError
+
+    def span_exporter(self, resource: Resource) -> SpanExporter:
+        raise NotImplementedError
+
+    def id_generator(self) -> IdGenerator | None:
+        """Trace and span ids in a back end's format (X-Ray), when the plugin exports traces.
+
+        The first traces plugin that returns one sets the tracer provider's generator; the
+        default is random W3C ids.
+        """
+        return None
+
+    def log_exporter(self, resource: Resource) -> LogRecordExporter:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the factories opened that the SDK does not shut down (a listener)."""
+
+    def before_fork(self) -> None:
+        """In a configured process about to fork (a pre-fork server's master), before it does."""
+
+    def after_fork_in_child(self, resource: Resource) -> None:
+        """In the forked child, after the SDK state was cleared and ``resource`` (the child's)
+        set: restart what the plugin runs itself (the SDK restarts its exporter threads)."""
+
+
+def available() -> dict[str, EntryPoint]:
+    """Installed plugins by name, without importing them."""
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=GROUP):
+        found.setdefault(point.name, point)
+    return found
+
+
+def load(name: str, point: EntryPoint) -> type[ExporterPlugin]:
+    """Import one plugin class; any failure becomes a ConfigError that names the plugin."""
+    try:
+        loaded = point.load()
+    except ConfigError:
+        raise
+    except Exception as exc:
+        dist = point.dist.name if point.dist is not None else "its distribution"
+        raise ConfigError(
+            f"exporter plugin {name!r} ({point.value}) failed to load: "
+            f"{type(exc).__name__}: {exc}. Reinstall {dist} or choose another exporter."
+        ) from exc
+    if not (isinstance(loaded, type) and issubclass(loaded, ExporterPlugin)):
+        raise ConfigError(
+            f"exporter plugin {name!r} ({point.value}) is not an otelkit.exporters.ExporterPlugin"
+        )
+    return loaded

@@ -1,0 +1,7 @@
+"""The Prometheus exporter: a pull reader (``_plugin``), otelkit's own text exposition
+(``_exposition``), the listener and mountable apps (``_endpoint``), and the pre-fork store that
+adds up every worker's numbers (``_multiprocess``)."""
+
+from otelkit.exporters.prometheus._plugin import PrometheusPlugin, PrometheusReader
+
+__all__ = ["PrometheusPlugin", "PrometheusReader"]

@@ -1,0 +1,293 @@
+"""What the ASGI and WSGI middlewares share: decided once per configuration, used per request.
+
+``HttpRecorder`` holds the fast instruments, the span factory (None when spans are off), the
+excluded paths and the attribute sets, all derived from the active ``Telemetry`` when it is
+bound. ``Exchange`` is one request in flight: it starts the clock (and the span), and
+``finish()`` records the duration, the active-request decrement and ends the span with the same
+timing. Both are written so that nothing in them can raise into the application: the
+middlewares call them through ``guarded``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as context_api
+from opentelemetry import propagate, trace
+from opentelemetry.propagators import textmap
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.semconv._incubating.metrics.http_metrics import (
+    HTTP_SERVER_ACTIVE_REQUESTS,
+    HTTP_SERVER_REQUEST_BODY_SIZE,
+    HTTP_SERVER_RESPONSE_BODY_SIZE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import (
+    HTTP_REQUEST_METHOD,
+    HTTP_REQUEST_METHOD_ORIGINAL,
+    HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE,
+    HttpRequestMethodValues,
+)
+from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
+from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
+from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
+from opentelemetry.trace import SpanKind
+
+from otelkit import _active
+from otelkit._version import __version__
+from otelkit.metrics._fastpath import REGISTRY
+from otelkit.tracing._spans import LightSpan, SpanFactory
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from otelkit.metrics._fastpath import FastHistogram, FastSum
+    from otelkit.runtime._telemetry import Telemetry
+
+KNOWN_METHODS = frozenset(m.value for m in HttpRequestMethodValues if m.value != "_OTHER")
+OTHER_METHOD = HttpRequestMethodValues.OTHER.value
+SCOPE = InstrumentationScope("otelkit.http", __version__)
+
+# A client that goes away before the response is complete: nginx's "client closed request".
+# No error.type: the server did not fail, so it does not count against the 5xx error ratio.
+CLIENT_CLOSED_STATUS = 499
+INCOMPLETE_RESPONSE = "incomplete_response"
+
+Getter = Callable[[str], str | None]
+
+
+class _HeaderGetter(textmap.Getter[Getter]):
+    """Adapts a header lookup function to the propagator's getter protocol."""
+
+    def get(self, carrier: Getter, key: str) -> list[str] | None:
+        value = carrier(key)
+        return [value] if value is not None else None
+
+    def keys(self, carrier: Getter) -> list[str]:
+        return []
+
+
+_GETTER = _HeaderGetter()
+
+
+def error_type(exc: BaseException) -> str:
+    """The exception's class name, module-qualified unless it is a builtin."""
+    cls = type(exc)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class HttpRecorder:
+    """Per-configuration state of one instrumented app."""
+
+    def __init__(self, telemetry: Telemetry, spans: bool | None) -> None:
+        settings = telemetry.settings
+        self.owner = telemetry
+        self.duration: FastHistogram = REGISTRY.histogram(
+            HTTP_SERVER_REQUEST_DURATION,
+            unit="s",
+            description="Duration of HTTP server requests.",
+            scope=SCOPE,
+            boundaries=settings.http_buckets,
+            transient=True,
+        )
+        self.active: FastSum = REGISTRY.sum(
+            HTTP_SERVER_ACTIVE_REQUESTS,
+            unit="{request}",
+            description="Number of active HTTP server requests.",
+            scope=SCOPE,
+            monotonic=False,
+            transient=True,
+        )
+        self.request_size: FastHistogram | None = None
+        self.response_size: FastHistogram | None = None
+        if settings.http_body_size:
+            self.request_size = REGISTRY.histogram(
+                HTTP_SERVER_REQUEST_BODY_SIZE,
+                unit="By",
+                description="Size of HTTP server request bodies.",
+                scope=SCOPE,
+                boundaries=_SIZE_BUCKETS,
+                transient=True,
+            )
+            self.response_size = REGISTRY.histogram(
+                HTTP_SERVER_RESPONSE_BODY_SIZE,
+                unit="By",
+                description="Size of HTTP server response bodies.",
+                scope=SCOPE,
+                boundaries=_SIZE_BUCKETS,
+                transient=True,
+            )
+        tracing = telemetry.tracing if spans is None else (spans and telemetry.tracing)
+        pipeline = telemetry._pipeline
+        self.spans: SpanFactory | None = (
+            SpanFactory(pipeline.tracer_provider, SCOPE) if tracing and pipeline else None
+        )
+        exact = {p for p in settings.http_excluded_urls if not p.endswith("/*")}
+        prefixes = tuple(p[:-2] for p in settings.http_excluded_urls if p.endswith("/*"))
+        self._excluded_exact = frozenset(exact | set(prefixes))
+        self._excluded_prefixes = tuple(p + "/" for p in prefixes)
+
+    def excluded(self, path: str) -> bool:
+        return path in self._excluded_exact or (
+            bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes)
+        )
+
+
+_SIZE_BUCKETS = (0.0, 100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0)
+
+
+def current_recorder(cached: HttpRecorder | None, spans: bool | None) -> HttpRecorder | None:
+    """The recorder for the active configuration: ``cached`` while it is still active."""
+    active = _active.current()
+    if active is None or not active.enabled:
+        return None
+    if cached is not None and cached.owner is active:
+        return cached
+    return HttpRecorder(active, spans)
+
+
+class Exchange:
+    """One request in flight; ``finish()`` may be called once, later calls do nothing."""
+
+    __slots__ = (
+        "_active_series",
+        "_recorder",
+        "_span",
+        "_span_name",
+        "_start",
+        "_start_ns",
+        "_token",
+        "finished",
+        "method",
+        "original_method",
+        "protocol",
+        "request_size",
+        "response_size",
+        "scheme",
+        "status",
+    )
+
+    def __init__(
+        self,
+        recorder: HttpRecorder,
+        method: str,
+        scheme: str,
+        protocol: str | None,
+        path: str,
+        headers: Getter | None,
+        server: tuple[str, int | None] | None,
+    ) -> None:
+        self._recorder = recorder
+        self.original_method = method
+        self.method = method if method in KNOWN_METHODS else OTHER_METHOD
+        self.scheme = scheme
+        self.protocol = protocol
+        self.status = 0
+        self.finished = False
+        self.request_size: int | None = None
+        self.response_size = 0
+        key = (self.method, scheme)
+        self._active_series = recorder.active.series(
+            key, lambda: {HTTP_REQUEST_METHOD: self.method, URL_SCHEME: scheme}
+        )
+        self._active_series.add(1)
+        self._span: Span | None = None
+        self._token: object | None = None
+        self._start_ns = time.time_ns()
+        self._start = time.perf_counter()
+        if recorder.spans is not None:
+            self._start_span(recorder.spans, path, headers, server)
+
+    def _start_span(
+        self,
+        spans: SpanFactory,
+        path: str,
+        headers: Getter | None,
+        server: tuple[str, int | None] | None,
+    ) -> None:
+        parent = None
+        if headers is not None and (headers("traceparent") or headers("baggage")):
+            parent = propagate.extract(headers, getter=_GETTER)
+        attributes: dict[str, Any] = {
+            HTTP_REQUEST_METHOD: self.method,
+            URL_PATH: path,
+            URL_SCHEME: self.scheme,
+        }
+        if self.method != self.original_method:
+            attributes[HTTP_REQUEST_METHOD_ORIGINAL] = self.original_method
+        if self.protocol:
+            attributes[NETWORK_PROTOCOL_VERSION] = self.protocol
+        if server is not None:
+            attributes[SERVER_ADDRESS] = server[0]
+            if server[1] is not None:
+                attributes[SERVER_PORT] = server[1]
+        self._span_name = "HTTP" if self.method == OTHER_METHOD else self.method
+        span = spans.start(self._span_name, parent, SpanKind.SERVER, attributes, self._start_ns)
+        self._span = span
+        self._token = context_api.attach(trace.set_span_in_context(span, parent))
+
+    def detach_context(self) -> None:
+        """Leave the span's context (call in the same task or thread that created it)."""
+        if self._token is not None:
+            context_api.detach(self._token)  # type: ignore[arg-type]
+            self._token = None
+
+    def finish(self, route: str | None, error: str | None) -> None:
+        """Record the request: duration, active requests, sizes, the span's end."""
+        if self.finished:
+            return
+        self.finished = True
+        elapsed = time.perf_counter() - self._start
+        recorder = self._recorder
+        status = self.status
+        if error is None and status >= 500:
+            error = str(status)
+        key = (self.method, route, status, self.scheme, error, self.protocol)
+        recorder.duration.record(key, lambda: self._attributes(route, error), elapsed)
+        self._active_series.add(-1)
+        if recorder.request_size is not None and self.request_size is not None:
+            recorder.request_size.record(
+                key, lambda: self._attributes(route, error), self.request_size
+            )
+        if recorder.response_size is not None:
+            recorder.response_size.record(
+                key, lambda: self._attributes(route, error), self.response_size
+            )
+        span = self._span
+        if span is not None:
+            end_ns = self._start_ns + int(elapsed * 1e9)
+            if isinstance(span, LightSpan):
+                span.end_http(self._span_name, route, status, error, end_ns)
+            else:  # not sampled: a non-recording span
+                span.end(end_time=end_ns)
+
+    def _attributes(self, route: str | None, error: str | None) -> Mapping[str, Any]:
+        attributes: dict[str, Any] = {HTTP_REQUEST_METHOD: self.method, URL_SCHEME: self.scheme}
+        if route is not None:
+            attributes[HTTP_ROUTE] = route
+        if self.status:
+            attributes[HTTP_RESPONSE_STATUS_CODE] = self.status
+        if error is not None:
+            attributes[ERROR_TYPE] = error
+        if self.protocol:
+            attributes[NETWORK_PROTOCOL_VERSION] = self.protocol
+        return attributes
+
+
+def header_lookup(pairs: Iterable[tuple[bytes, bytes]]) -> Getter:
+    """A case-insensitive lookup over ASGI header pairs, scanning only when asked."""
+
+    def get(name: str) -> str | None:
+        wanted = name.lower().encode("latin-1")
+        for key, value in pairs:
+            if key.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
+    return get

@@ -1,0 +1,171 @@
+"""Builds the SDK providers from validated settings and the chosen plugins."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
+
+from otelkit.health._registry import register_metrics as register_health_metrics
+from otelkit.instrumentation.logging import OtelLogHandler
+from otelkit.metrics._business import register_gauges
+from otelkit.metrics._fastpath import REGISTRY
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    from otelkit.alerting._engine import AlertEngine
+    from otelkit.config._settings import Settings
+    from otelkit.exporters._plugin import ExporterPlugin
+
+
+@dataclass
+class Pipeline:
+    """The providers and what feeds them; ``close_plugins`` releases the plugins' resources."""
+
+    resource: Resource
+    meter_provider: MeterProvider
+    tracer_provider: TracerProvider
+    logger_provider: LoggerProvider
+    plugins: Mapping[str, ExporterPlugin]
+    tracing: bool = False
+    """Whether any span exporter is configured (instrumentations skip spans otherwise)."""
+    log_handler: OtelLogHandler | None = None
+    readers: list[MetricReader] = field(default_factory=list)
+    alerts: AlertEngine | None = None
+    """In-process alerting (``OTELKIT_ALERTS``): started by init_telemetry(), stopped first at
+    shutdown; its reader is one of ``readers``."""
+
+    def close(self) -> None:
+        """After the providers shut down: release the plugins, detach the fast instruments."""
+        for plugin in self.plugins.values():
+            plugin.close()
+        REGISTRY.detach()
+
+
+def build_sampler(settings: Settings) -> Sampler:
+    kind = settings.traces_sampler
+    ratio = 1.0 if settings.traces_sampler_arg is None else settings.traces_sampler_arg
+    root: Sampler
+    if kind.endswith("always_off"):
+        root = ALWAYS_OFF
+    elif kind.endswith("traceidratio"):
+        root = TraceIdRatioBased(ratio)
+    else:
+        root = ALWAYS_ON
+    return ParentBased(root) if kind.startswith("parentbased_") else root
+
+
+def build_views(settings: Settings) -> list[View]:
+    return [
+        View(
+            instrument_name=HTTP_SERVER_REQUEST_DURATION,
+            aggregation=ExplicitBucketHistogramAggregation(settings.http_buckets),
+        )
+    ]
+
+
+def build(
+    settings: Settings, plugins: Mapping[str, ExporterPlugin], resource: Resource
+) -> Pipeline:
+    """Create readers and exporters first (they may raise ConfigError), then the providers.
+
+    If a plugin fails half way, the plugins built so far are closed before the error propagates,
+    so a failed ``init_telemetry()`` leaves no listener or thread behind.
+    """
+    readers: list[MetricReader] = []
+    span_processors = []
+    log_processors = []
+    alerts: AlertEngine | None = None
+    try:
+        if settings.alerts:  # first: its rules file and channels may raise ConfigError
+            from otelkit.alerting._engine import AlertEngine
+
+            alerts = AlertEngine(settings)
+        for name in settings.exporters_for("metrics"):
+            readers.append(plugins[name].metric_reader(resource))
+        for name in settings.exporters_for("traces"):
+            exporter = plugins[name].span_exporter(resource)
+            span_processors.append(
+                BatchSpanProcessor(exporter)
+                if plugins[name].batch
+                else SimpleSpanProcessor(exporter)
+            )
+        for name in settings.exporters_for("logs"):
+            log_exporter = plugins[name].log_exporter(resource)
+            log_processors.append(
+                BatchLogRecordProcessor(log_exporter)
+                if plugins[name].batch
+                else SimpleLogRecordProcessor(log_exporter)
+            )
+    except BaseException:
+        for reader in readers:
+            reader.shutdown()
+        for plugin in plugins.values():
+            plugin.close()
+        raise
+
+    if alerts is not None:
+        readers.append(alerts.reader)
+    meter_provider = MeterProvider(
+        metric_readers=readers,
+        resource=resource,
+        views=build_views(settings),
+        shutdown_on_exit=False,
+    )
+    REGISTRY.attach(readers, resource)
+    register_gauges(meter_provider)
+    register_health_metrics(meter_provider)
+    id_generator = next(
+        (
+            ids
+            for name in settings.exporters_for("traces")
+            if (ids := plugins[name].id_generator()) is not None
+        ),
+        None,
+    )
+    tracer_provider = TracerProvider(
+        resource=resource,
+        sampler=build_sampler(settings),
+        shutdown_on_exit=False,
+        id_generator=id_generator,
+    )
+    for processor in span_processors:
+        tracer_provider.add_span_processor(processor)
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    for log_processor in log_processors:
+        logger_provider.add_log_record_processor(log_processor)
+    handler = None
+    if log_processors:
+        own = tuple(name for plugin in plugins.values() for name in plugin.own_loggers)
+        handler = OtelLogHandler(logger_provider, skipped=own)
+        logging.getLogger().addHandler(handler)
+    return Pipeline(
+        resource,
+        meter_provider,
+        tracer_provider,
+        logger_provider,
+        plugins,
+        tracing=bool(span_processors),
+        log_handler=handler,
+        readers=readers,
+        alerts=alerts,
+    )

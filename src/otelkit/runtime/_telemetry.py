@@ -1,0 +1,205 @@
+"""``init_telemetry()`` and the ``Telemetry`` handle it returns."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from opentelemetry import _logs as logs_api
+from opentelemetry import metrics as metrics_api
+from opentelemetry import trace as trace_api
+
+from otelkit import _active
+from otelkit._version import __version__
+from otelkit.runtime import _fork
+from otelkit.runtime import _integrations as integrations
+from otelkit.runtime._load import instantiate, load_settings
+from otelkit.runtime._pipeline import Pipeline, build
+from otelkit.runtime._resource import build_resource
+from otelkit.runtime._shutdown import ExitHooks, run_with_deadline
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from opentelemetry.metrics import Meter
+    from opentelemetry.trace import Tracer
+
+    from otelkit.alerting._engine import AlertEngine
+    from otelkit.config._settings import Settings
+    from otelkit.health._registry import HealthRegistry
+
+logger = logging.getLogger("otelkit")
+
+_lock = threading.RLock()
+_globals_installed = False
+
+ExportersArg = str | Sequence[str] | Mapping[str, str | Sequence[str]]
+
+
+class Telemetry:
+    """The handle ``init_telemetry()`` returns: the configured meter, tracer and settings.
+
+    ``force_flush()`` and ``shutdown()`` are bounded by ``timeout`` seconds (default
+    ``OTELKIT_SHUTDOWN_TIMEOUT``). ``shutdown()`` is idempotent; after it, ``init_telemetry()``
+    may configure a new pipeline.
+    """
+
+    def __init__(self, settings: Settings, pipeline: Pipeline | None) -> None:
+        self.settings = settings
+        self._pipeline = pipeline
+        self._shut_down = False
+        self._shutdown_lock = threading.Lock()
+        if pipeline is None:  # OTEL_SDK_DISABLED: the API's no-op implementations
+            self.meter: Meter = metrics_api.NoOpMeter("otelkit")
+            self.tracer: Tracer = trace_api.NoOpTracer()
+        else:
+            self.meter = pipeline.meter_provider.get_meter("otelkit", __version__)
+            self.tracer = pipeline.tracer_provider.get_tracer("otelkit", __version__)
+        self.alerts: AlertEngine | None = pipeline.alerts if pipeline is not None else None
+        """In-process alerting, None unless ``OTELKIT_ALERTS`` is on: ``.rules``, ``.alerts()``,
+        ``.status()``, ``.add_rule(rule)``."""
+        self._hooks = ExitHooks(flush=self.force_flush, shutdown=self.shutdown)
+        self._integrations: list[Callable[[], None]] = []
+
+    @property
+    def health(self) -> HealthRegistry:
+        """The process's readiness checks: ``.checks``, ``.check()`` for a report now."""
+        from otelkit.health._registry import HEALTH
+
+        return HEALTH
+
+    @property
+    def enabled(self) -> bool:
+        """False when ``OTEL_SDK_DISABLED`` turned otelkit off."""
+        return self._pipeline is not None
+
+    @property
+    def tracing(self) -> bool:
+        """True when spans are exported somewhere (instrumentations skip spans otherwise)."""
+        return self._pipeline is not None and self._pipeline.tracing
+
+    def force_flush(self, timeout: float | None = None) -> bool:
+        """Export everything recorded so far; False if an exporter failed or ran out of time."""
+        pipeline = self._pipeline
+        if pipeline is None or self._shut_down:
+            return True
+        seconds = self.settings.shutdown_timeout_s if timeout is None else timeout
+        millis = seconds * 1000
+
+        return run_with_deadline(
+            {
+                "metrics flush": lambda: pipeline.meter_provider.force_flush(millis),
+                "traces flush": lambda: pipeline.tracer_provider.force_flush(int(millis)),
+                "logs flush": lambda: pipeline.logger_provider.force_flush(int(millis)),
+            },
+            seconds,
+        )
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Flush and stop every signal, release the listener; harmless when called again."""
+        with self._shutdown_lock:
+            if self._shut_down:
+                return True
+            self._shut_down = True
+        self._hooks.uninstall()
+        with _lock:
+            if _active.current() is self:
+                _active.set_current(None)
+        integrations.uninstall(self._integrations)
+        pipeline = self._pipeline
+        if pipeline is None:
+            return True
+        seconds = self.settings.shutdown_timeout_s if timeout is None else timeout
+        millis = seconds * 1000
+        if pipeline.log_handler is not None:
+            logging.getLogger().removeHandler(pipeline.log_handler)
+        if pipeline.alerts is not None:
+            # First: its thread collects from one of the readers about to shut down.
+            pipeline.alerts.stop(timeout=seconds / 2)
+
+        done = run_with_deadline(
+            {
+                "metrics shutdown": lambda: pipeline.meter_provider.shutdown(millis),
+                "traces shutdown": pipeline.tracer_provider.shutdown,
+                "logs shutdown": pipeline.logger_provider.shutdown,
+            },
+            seconds,
+        )
+        pipeline.close()
+        return done
+
+    def __repr__(self) -> str:
+        state = "shut down" if self._shut_down else ("enabled" if self.enabled else "disabled")
+        return f"<Telemetry service={self.settings.service_name!r} {state}>"
+
+
+def init_telemetry(
+    service_name: str | None = None,
+    *,
+    environment: str | None = None,
+    exporters: ExportersArg | None = None,
+    instrument: str | Sequence[str] | None = None,
+    resource_attributes: Mapping[str, str] | None = None,
+    **overrides: object,
+) -> Telemetry:
+    """Configure metrics, traces and logs for this process; call once at start-up.
+
+    Every argument overrides its environment variable (see docs/configuration.md), which
+    overrides the default. All configuration is validated here: a bad value raises
+    ``ConfigError`` before anything is started. A second call warns and returns the first
+    handle.
+    """
+    global _globals_installed
+    with _lock:
+        running = _active.current()
+        if running is not None:
+            warnings.warn(
+                "otelkit: init_telemetry() was already called; the first configuration stays "
+                "in effect and its handle is returned (call .shutdown() on it to reconfigure).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return running
+        keywords: dict[str, object] = {
+            "service_name": service_name,
+            "environment": environment,
+            "instrument": instrument,
+            "resource_attributes": resource_attributes,
+            "exporters": exporters,
+            **overrides,
+        }
+        keywords = {k: v for k, v in keywords.items() if v is not None}
+        loaded = load_settings(keywords, os.environ)
+        settings = loaded.settings
+        if settings.sdk_disabled:
+            logger.info("otelkit: OTEL_SDK_DISABLED is set; telemetry is off")
+            telemetry = Telemetry(settings, None)
+            _active.set_current(telemetry)
+            return telemetry
+
+        integrations.check(settings)  # a missing extra fails before anything starts
+        _fork.install()
+        plugins = instantiate(loaded)
+        pipeline = build(settings, plugins, build_resource(settings))
+        if not _globals_installed:
+            metrics_api.set_meter_provider(pipeline.meter_provider)
+            trace_api.set_tracer_provider(pipeline.tracer_provider)
+            logs_api.set_logger_provider(pipeline.logger_provider)
+            _globals_installed = True
+        else:
+            logger.warning(
+                "otelkit: the OpenTelemetry global providers can be set once per process; "
+                "they stay on the first configuration. Use the handle's .meter and .tracer."
+            )
+        telemetry = Telemetry(settings, pipeline)
+        telemetry._hooks.install()
+        _active.set_current(telemetry)
+        telemetry._integrations = integrations.install(telemetry)
+        if pipeline.alerts is not None:
+            pipeline.alerts.start()
+        logger.debug("otelkit: telemetry configured: %r", settings)
+        return telemetry

@@ -1,0 +1,1 @@
+"""Tracing: light spans, the lean counterpart of SDK spans for the hot path."""
