@@ -59,9 +59,7 @@ def core(session: nox.Session) -> None:
 def azure_monitor(session: nox.Session) -> None:
     """otelkit-azure-monitor: its tests against a loopback ingestion endpoint, mypy --strict."""
     session.install("-e", ".", "-e", "./plugins/azure-monitor[test]", "mypy>=1.10")
-    session.run(
-        "pytest", "-p", "no:cacheprovider", "plugins/azure-monitor/tests", *session.posargs
-    )
+    session.run("pytest", "-p", "no:cacheprovider", "plugins/azure-monitor/tests", *session.posargs)
     session.run("mypy", "--strict", "plugins/azure-monitor/src")
 
 
