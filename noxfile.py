@@ -1,18 +1,43 @@
-"""Developer tasks: `nox -s tests`, `lint`, `typecheck`, `bench`, `demo`, `docs`."""
+"""Developer tasks: `nox -s tests`, `lint`, `typecheck`, `sdk`, `python`, `bench`, `demo`, `docs`."""
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "core", "http", "azure_monitor", "cloudwatch"]
+nox.options.sessions = [
+    "tests",
+    "lint",
+    "typecheck",
+    "core",
+    "http",
+    "sdk",
+    "python",
+    "azure_monitor",
+    "cloudwatch",
+]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
+PYPROJECT = nox.project.load_toml("pyproject.toml")
 SERVER_PACKAGES = ("prometheus", "postgresql", "redis-server")
+# The extras every integration test needs; the tools come from the `dev` dependency group.
+TEST_EXTRAS = ".[all,contrib,celery,sqlalchemy]"
+# The OpenTelemetry distributions released together with the SDK (one version number).
+SDK_DISTRIBUTIONS = (
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "opentelemetry-exporter-otlp-proto-grpc",
+    "opentelemetry-exporter-otlp-proto-http",
+    "opentelemetry-exporter-otlp-proto-common",
+    "opentelemetry-proto",
+)
+# What an SDK or Python version can break: everything but the framework-heavy end-to-end runs.
+COMPAT_TESTS = ("tests/unit", "tests/tracing", "tests/http", "tests/health", "tests/integration")
 
 
 def _servers_missing() -> list[str]:
@@ -22,9 +47,7 @@ def _servers_missing() -> list[str]:
     return missing
 
 
-@nox.session
-def tests(session: nox.Session) -> None:
-    """The whole suite against real servers (installs the Debian packages when missing)."""
+def _install_servers(session: nox.Session) -> None:
     missing = _servers_missing()
     if missing:
         session.log(f"installing the test servers ({', '.join(missing)} missing)")
@@ -34,7 +57,17 @@ def tests(session: nox.Session) -> None:
         session.run(
             *sudo, "apt-get", "install", "-y", "-qq", *SERVER_PACKAGES, external=True, env=env
         )
-    session.install("-e", ".[dev]")
+
+
+def _install_dev(session: nox.Session, *more: str) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, "dev"), "-e", TEST_EXTRAS, *more)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole suite against real servers (installs the Debian packages when missing)."""
+    _install_servers(session)
+    _install_dev(session)
     session.run("pytest", *session.posargs)
 
 
@@ -42,8 +75,55 @@ def tests(session: nox.Session) -> None:
 @nox.parametrize("fastapi", ["<0.142", ">=0.142"])
 def http(session: nox.Session, fastapi: str) -> None:
     """The HTTP tests against a FastAPI without native telemetry and one with it."""
-    session.install("-e", ".[dev]", f"fastapi{fastapi}")
+    _install_dev(session, f"fastapi{fastapi}")
     session.run("pytest", "-p", "no:cacheprovider", "tests/http", *session.posargs)
+
+
+def _sdk_floor() -> dict[str, str]:
+    """The lowest version pyproject.toml admits for each OpenTelemetry distribution it names."""
+    project = PYPROJECT["project"]
+    specs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        specs.extend(extra)
+    floors: dict[str, str] = {}
+    for spec in specs:
+        match = re.match(r"^(opentelemetry-[\w-]+)\s*>=\s*([\w.]+)", spec)
+        if match:
+            floors[match.group(1)] = match.group(2)
+    return floors
+
+
+@nox.session
+@nox.parametrize("sdk", ["lowest", "newest"])
+def sdk(session: nox.Session, sdk: str) -> None:
+    """The suite against the lowest OpenTelemetry SDK pyproject.toml admits, and the newest
+    published one (past the upper bound too: raising the bound is a change that runs this)."""
+    _install_servers(session)
+    _install_dev(session)
+    if sdk == "lowest":
+        floors = _sdk_floor()
+        sdk_floor = floors["opentelemetry-sdk"]
+        pins = [f"{name}=={version}" for name, version in floors.items()]
+        pins += [f"{name}=={sdk_floor}" for name in SDK_DISTRIBUTIONS if name not in floors]
+        session.install(*pins)
+    else:
+        session.install("--upgrade", *SDK_DISTRIBUTIONS, "opentelemetry-semantic-conventions")
+    session.install("--no-deps", "-e", ".")
+    session.run(
+        "python",
+        "-c",
+        "from importlib.metadata import version as v; "
+        "print('opentelemetry-sdk', v('opentelemetry-sdk'), '/ semantic-conventions', "
+        "v('opentelemetry-semantic-conventions'))",
+    )
+    session.run("pytest", "-p", "no:cacheprovider", *COMPAT_TESTS, *session.posargs)
+
+
+@nox.session(python=["3.10", "3.13"])
+def python(session: nox.Session) -> None:
+    """The lowest and the newest Python otelkit supports (3.11 runs the whole suite)."""
+    _install_dev(session)
+    session.run("pytest", "-p", "no:cacheprovider", *COMPAT_TESTS, *session.posargs)
 
 
 @nox.session
@@ -73,16 +153,17 @@ def cloudwatch(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
-    session.install("ruff>=0.6")
+    """ruff (lint and formatting) and the import contracts of .importlinter."""
+    session.install("ruff>=0.6", "import-linter>=2.1", "-e", ".")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src/."""
-    session.install("-e", ".[dev]")
+    _install_dev(session)
     session.run("mypy")
 
 
@@ -106,7 +187,7 @@ def bench(session: nox.Session) -> None:
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         session.run(*sudo, "apt-get", "update", "-qq", external=True, env=env)
         session.run(*sudo, "apt-get", "install", "-y", "-qq", "wrk", external=True, env=env)
-    session.install("-e", ".[dev,bench]")
+    _install_dev(session, *nox.project.dependency_groups(PYPROJECT, "bench"))
     # 0.66b2 is not published and 0.66b1 pins older instrumentation packages: take it alone.
     session.install("--no-deps", "opentelemetry-instrumentation-sqlalchemy==0.66b1")
     session.run("python", "-m", "bench", *session.posargs)

@@ -10,12 +10,8 @@ import pytest
 
 from otelkit.alerting._alert import Alert
 from otelkit.alerting._callbacks import on_alert, remove_callback
-from otelkit.alerting._channels import (
-    CallbackChannel,
-    DeliveryError,
-    LogChannel,
-    build_channels,
-)
+from otelkit.alerting._channels import CallbackChannel, LogChannel, build_channels
+from otelkit.alerting._delivery import DeliveryError
 from otelkit.alerting._dispatch import Dispatcher
 from otelkit.alerting._rules import AlertRule
 from otelkit.alerting._smtp import SmtpChannel
@@ -28,7 +24,7 @@ from tests.fixtures.servers import free_port
 if TYPE_CHECKING:
     from typing import Any
 
-    from otelkit.alerting._channels import Channel
+    from otelkit.alerting._delivery import Channel
     from tests.alerting.conftest import SmtpServer, WebhookReceiver
 
 RULE = AlertRule(

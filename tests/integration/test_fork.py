@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,12 +23,12 @@ import requests
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otelkit.runtime._fork import clear_sdk_metrics
+from otelkit._sdk_compat import clear_metric_aggregates
 from tests.fixtures.servers import free_port
 
-if TYPE_CHECKING:
-    from pathlib import Path
+REPOSITORY = Path(__file__).resolve().parents[2]
 
+if TYPE_CHECKING:
     from tests.fixtures.otlp_receiver import OtlpReceiver
 
 pytestmark = pytest.mark.integration
@@ -102,6 +103,91 @@ def test_a_forked_child_exports_its_own_counts_under_its_own_instance_id(
         assert values[pids["child"]][1] == 3, f"{name}: the child re-exported the parent's count"
         assert values[pids["parent"]][1] == 5, name
         assert values[pids["child"]][0] != values[pids["parent"]][0]  # service.instance.id
+
+
+CHANGED_SDK_FORK = """
+import json, logging, os, sys
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from tests.fixtures.sdk_changes import rename
+
+RENAMED = {  # one internal of each seam, renamed as a new SDK release would
+    "metrics.clear_aggregates": (MeterProvider, "_measurement_consumer"),
+    "metrics.collect_callback": (MetricReader, "_collect"),
+    "resource.update": (MeterProvider, "_update_resource"),
+}
+for seam in sys.argv[1:]:
+    rename(*RENAMED[seam])
+
+warnings = []
+class Remember(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+logging.getLogger("otelkit").addHandler(Remember(logging.WARNING))
+""" + FORK_AND_EXPORT.replace(
+    "    sys.exit(0)", "    print(json.dumps({'child warnings': warnings}), flush=True)\n    sys.exit(0)"
+)
+
+
+@pytest.mark.parametrize(
+    ("renamed", "child_exports"),
+    [
+        (["metrics.clear_aggregates"], {"jobs.done": 3}),
+        (["resource.update"], {"jobs.done": 3}),
+        (["metrics.collect_callback"], {"orders": 3, "jobs.done": 3}),
+        (["metrics.collect_callback", "metrics.clear_aggregates"], {}),
+    ],
+    ids=["no aggregates seam", "no resource seam", "no reader seam", "neither"],
+)
+def test_without_an_sdk_seam_a_child_never_re_exports_its_parents_counts(
+    tmp_path: Path, otlp_http: OtlpReceiver, renamed: list[str], child_exports: dict[str, int]
+) -> None:
+    """What the child still exports is its own, under its own service.instance.id; what it
+    cannot reset it does not export at all. The parent's counts stay exact."""
+    child_said, pids = run(
+        tmp_path,
+        CHANGED_SDK_FORK,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_http.endpoint,
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRIC_EXPORT_INTERVAL": "600000",
+            "PYTHONPATH": str(REPOSITORY),
+        },
+        *renamed,
+    )
+
+    def by_process(name: str) -> dict[int, tuple[str, Any]]:
+        return {
+            p["resource"]["process.pid"]: (p["resource"]["service.instance.id"], p["value"])
+            for p in otlp_http.metrics(name)
+        }
+
+    otlp_http.wait_for(lambda: pids["parent"] in by_process("orders"))
+    otlp_http.wait_for(lambda: pids["parent"] in by_process("jobs.done"))
+    for name in ("orders", "jobs.done"):
+        exported = by_process(name)
+        parent_id, parent_value = exported.pop(pids["parent"])
+        assert parent_value == 5, name
+        if name in child_exports:
+            assert exported == {pids["child"]: (mock_any_id(parent_id), child_exports[name])}
+        else:
+            assert exported == {}, f"{name}: the child exported what it could not reset"
+    assert any("exports no OpenTelemetry SDK metrics" in w for w in child_said["child warnings"]) == (
+        "orders" not in child_exports
+    )
+
+
+class mock_any_id(str):  # noqa: N801 - reads as a pattern in the assertion above
+    """Equal to any service.instance.id other than the parent's."""
+
+    def __new__(cls, parent: str) -> mock_any_id:
+        return super().__new__(cls, parent)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other != str.__str__(self)
+
+    __hash__ = str.__hash__
 
 
 EXPORT_THEN_FORK = """
@@ -316,12 +402,12 @@ def test_per_process_gauges_carry_the_pid_and_end_with_the_process(family: Famil
 
 
 def test_the_sdk_state_otelkit_clears_in_a_child_has_the_expected_shape() -> None:
-    """Guards the private SDK seam of otelkit.runtime._fork.clear_sdk_metrics (pinned < 2)."""
+    """Guards the private SDK seam otelkit._sdk_compat.clear_metric_aggregates (pinned < 2)."""
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
     counter = provider.get_meter("test").create_counter("things")
     counter.add(4, {"kind": "a"})
-    clear_sdk_metrics(provider)
+    clear_metric_aggregates(provider)
     counter.add(1, {"kind": "a"})
     data = reader.get_metrics_data()
     assert data is not None

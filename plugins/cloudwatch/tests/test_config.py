@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import entry_points
 
 import pytest
 from otelkit_cloudwatch import CloudWatchPlugin
 
 import otelkit
 from otelkit.exporters import ConfigError
-from otelkit.exporters._plugin import available
 
 
 def config_error(**kwargs: object) -> str:
@@ -20,7 +20,7 @@ def config_error(**kwargs: object) -> str:
 
 
 def test_plugin_is_registered_by_entry_point() -> None:
-    point = available()["cloudwatch"]
+    (point,) = entry_points(group="otelkit.exporters", name="cloudwatch")
     assert point.load() is CloudWatchPlugin
 
 

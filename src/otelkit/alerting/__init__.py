@@ -3,6 +3,7 @@
 For setups without Prometheus (DESIGN §7). One module, one job:
 
 - ``_rules``: ``AlertRule``, the public value type, and its validation;
+- ``_matchers``: the attribute conditions of a rule (``where``, ``numerator``, ``denominator``);
 - ``_rulesfile``: rules from a YAML file, with errors naming the line and the field;
 - ``_defaults``: the default rules (CPU, memory, disk, HTTP error ratio, p95 latency);
 - ``_query``: one rule's expression over a ``MetricsData`` snapshot (windows, ratios, quantiles);
@@ -10,6 +11,7 @@ For setups without Prometheus (DESIGN §7). One module, one job:
 - ``_state``: the pending → firing → resolved state machine of each alert instance;
 - ``_alert``: ``Alert``, the notification value handed to channels and callbacks;
 - ``_callbacks``: ``on_alert()``, the process-wide registry of user callbacks;
+- ``_delivery``: the ``Channel`` protocol and ``DeliveryError`` every channel shares;
 - ``_channels``, ``_webhook``, ``_smtp``: where notifications go;
 - ``_dispatch``: one worker thread per channel, so a slow or failing channel delays nothing else;
 - ``_engine``: ``AlertEngine``, which owns the metric reader, the rules and the thread.

@@ -1,9 +1,9 @@
-"""Where notifications go: the channel protocol, the ``log`` and ``callback`` channels, and
-``build_channels()``, which makes every channel the settings configure (validated at init).
+"""Where notifications go: the ``log`` and ``callback`` channels, and ``build_channels()``,
+which makes every channel the settings configure (validated at init).
 
-A channel's ``send(alert)`` delivers one notification or raises; the dispatcher runs it on the
-channel's own thread, counts the outcome and logs a failure once per kind. Messages of the
-exceptions a channel raises are logged, so they never hold a secret (``DeliveryError``).
+The ``Channel`` protocol and ``DeliveryError`` are in ``_delivery``, which the concrete channels
+(``_webhook``, ``_smtp``) import; this module imports them, never the other way round, and only
+when the settings configure them.
 """
 
 from __future__ import annotations
@@ -11,38 +11,26 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 from otelkit._errors import ConfigError
 from otelkit.alerting import _callbacks
 from otelkit.alerting._alert import RESOLVED
+from otelkit.alerting._delivery import DeliveryError
 
 if TYPE_CHECKING:
     from otelkit.alerting._alert import Alert
+    from otelkit.alerting._delivery import Channel
     from otelkit.config._alerting import AlertSettings
 
 __all__ = [
     "CallbackChannel",
-    "Channel",
-    "DeliveryError",
     "LogChannel",
     "build_channels",
     "is_loopback",
 ]
 
 ALERT_LOGGER = "otelkit.alerts"
-
-
-class DeliveryError(Exception):
-    """A notification was not delivered; the message is safe to log (no URL, no password)."""
-
-
-class Channel(Protocol):
-    """Delivers notifications somewhere; ``send`` raises when it could not."""
-
-    name: str
-
-    def send(self, alert: Alert) -> None: ...
 
 
 class LogChannel:

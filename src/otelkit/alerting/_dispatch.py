@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otelkit._version import __version__
-from otelkit.alerting._channels import DeliveryError
+from otelkit.alerting._delivery import DeliveryError
 from otelkit.metrics._fastpath import REGISTRY
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from otelkit.alerting._alert import Alert
-    from otelkit.alerting._channels import Channel
+    from otelkit.alerting._delivery import Channel
     from otelkit.metrics._fastpath import FastSum
 
 __all__ = ["NOTIFICATIONS", "Dispatcher"]

@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricsData
 
     from otelkit.alerting._alert import Alert
-    from otelkit.alerting._channels import Channel
+    from otelkit.alerting._delivery import Channel
     from otelkit.alerting._rules import AlertRule
-    from otelkit.health._registry import Status
+    from otelkit.health._report import Status
 
 __all__ = ["COMPONENT", "HEALTHY", "AlertEngine"]
 

@@ -29,13 +29,14 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
+from otelkit.alerting._matchers import text_of
 from otelkit.alerting._quantile import histogram_quantile
-from otelkit.alerting._rules import text_of
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import Metric, MetricsData
 
-    from otelkit.alerting._rules import AlertRule, Matcher
+    from otelkit.alerting._matchers import Matcher
+    from otelkit.alerting._rules import AlertRule
 
 __all__ = ["GroupKey", "MetricIndex", "Query"]
 

@@ -13,7 +13,8 @@ each group to a number with ``aggregation`` and compares it with ``threshold``:
   interpolated within the bucket as Prometheus' ``histogram_quantile`` does.
 
 Every field is validated when the rule is made; a bad one raises ``RuleError`` (an
-``otelkit.ConfigError``) naming the field, the value and what is accepted.
+``otelkit.ConfigError``) naming the field, the value and what is accepted. The attribute
+conditions (``where``, ``numerator``, ``denominator``) are compiled by ``_matchers``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ from types import MappingProxyType
 from typing import Any
 
 from otelkit._errors import ConfigError
+from otelkit.alerting._matchers import (
+    ATTRIBUTE,
+    MATCHER_ACCEPTED,
+    Matcher,
+    compile_matchers,
+    describe,
+    scalar,
+    text_of,
+)
 from otelkit.config import _alerting_parsers as _parsers
 from otelkit.config._parse import Invalid
 
@@ -39,6 +49,7 @@ __all__ = [
     "AlertRule",
     "Matcher",
     "RuleError",
+    "format_duration",
 ]
 
 QUANTILES: Mapping[str, float] = MappingProxyType(
@@ -67,16 +78,9 @@ OPERATORS: Mapping[str, str] = MappingProxyType(
 SEVERITIES = ("info", "warning", "critical")
 CHANNELS = ("log", "callback", "webhook", "smtp")
 CHANNEL_ALIASES: Mapping[str, str] = MappingProxyType({"email": "smtp", "slack": "webhook"})
-MATCHER_KINDS = ("not", "regex", "not_regex", "exists")
 
 _NAME = re.compile(r"[^\x00-\x1f]{1,200}")
 _METRIC = re.compile(r"[A-Za-z][A-Za-z0-9_.\-/]{0,254}")
-_ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,254}")
-
-_MATCHER_ACCEPTED = (
-    "a mapping of attribute → a value, a list of values, or one of "
-    "{not: value(s)}, {regex: pattern}, {not_regex: pattern}, {exists: true/false}"
-)
 
 # field → what is accepted, as error messages and the docs say it.
 FIELDS: Mapping[str, str] = MappingProxyType(
@@ -89,9 +93,9 @@ FIELDS: Mapping[str, str] = MappingProxyType(
         "for": _parsers.DURATION_ACCEPTED,
         "severity": ", ".join(SEVERITIES),
         "window": _parsers.DURATION_ACCEPTED + ", greater than 0",
-        "where": _MATCHER_ACCEPTED,
-        "numerator": _MATCHER_ACCEPTED + " (aggregation `ratio` only; required there)",
-        "denominator": _MATCHER_ACCEPTED + " (aggregation `ratio` only)",
+        "where": MATCHER_ACCEPTED,
+        "numerator": MATCHER_ACCEPTED + " (aggregation `ratio` only; required there)",
+        "denominator": MATCHER_ACCEPTED + " (aggregation `ratio` only)",
         "by": "a list of attribute names",
         "channels": "a list of " + ", ".join([*CHANNELS, *CHANNEL_ALIASES]),
         "labels": "a mapping of label name → text",
@@ -111,85 +115,6 @@ class RuleError(ConfigError):
         self.accepted = FIELDS.get(field, "")
         named = f"alert rule {rule!r}, " if rule else "alert rule: "
         super().__init__(f"{named}field {field!r}: {reason}. Accepted: {self.accepted}.")
-
-
-def text_of(value: object) -> str:
-    """An attribute value as the matchers and labels see it (``True`` → ``true``, 500.0 → 500)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-Predicate = Callable[[object], bool]
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """One attribute condition, compiled; ``test(value)`` gets None when the point lacks it."""
-
-    attribute: str
-    test: Predicate
-
-
-def _scalar(value: object) -> bool:
-    return isinstance(value, (str, int, float, bool))
-
-
-def _values(value: object, what: str) -> frozenset[str]:
-    if _scalar(value):
-        return frozenset({text_of(value)})
-    if isinstance(value, (list, tuple)) and value and all(_scalar(v) for v in value):
-        return frozenset(text_of(v) for v in value)
-    raise Invalid(f"{what} must be a value or a non-empty list of values")
-
-
-def _pattern(value: object, attribute: str) -> re.Pattern[str]:
-    if not isinstance(value, str):
-        raise Invalid(f"the regex of {attribute!r} must be a string")
-    try:
-        return re.compile(value)
-    except re.error as exc:
-        raise Invalid(f"the regex of {attribute!r} is not valid ({exc})") from None
-
-
-def _compile_one(attribute: str, spec: object) -> Predicate:
-    if isinstance(spec, Mapping):
-        if len(spec) != 1 or next(iter(spec)) not in MATCHER_KINDS:
-            keys = ", ".join(map(str, spec)) or "nothing"
-            raise Invalid(f"the condition on {attribute!r} has {keys}; it takes exactly one key")
-        ((kind, operand),) = spec.items()
-        if kind == "not":
-            excluded = _values(operand, f"'not' of {attribute!r}")
-            return lambda v: v is None or text_of(v) not in excluded
-        if kind == "exists":
-            if not isinstance(operand, bool):
-                raise Invalid(f"'exists' of {attribute!r} must be true or false")
-            return (lambda v: v is not None) if operand else (lambda v: v is None)
-        pattern = _pattern(operand, attribute)
-        if kind == "regex":
-            return lambda v: pattern.fullmatch("" if v is None else text_of(v)) is not None
-        return lambda v: pattern.fullmatch("" if v is None else text_of(v)) is None
-    wanted = _values(spec, f"the value of {attribute!r}")
-    if len(wanted) == 1:
-        (only,) = wanted
-        return lambda v: v is not None and text_of(v) == only
-    return lambda v: v is not None and text_of(v) in wanted
-
-
-def compile_matchers(spec: object) -> tuple[Mapping[str, object], tuple[Matcher, ...]]:
-    """Validate a ``where``-style mapping; return it (read-only) and its compiled matchers."""
-    if spec is None:
-        return MappingProxyType({}), ()
-    if not isinstance(spec, Mapping):
-        raise Invalid(f"expected a mapping, got {type(spec).__name__}")
-    matchers = []
-    for attribute, condition in spec.items():
-        if not isinstance(attribute, str) or not _ATTRIBUTE.fullmatch(attribute):
-            raise Invalid(f"{attribute!r} is not an attribute name")
-        matchers.append(Matcher(attribute, _compile_one(attribute, condition)))
-    return MappingProxyType(dict(spec)), tuple(matchers)
 
 
 def _name(value: object) -> str:
@@ -243,7 +168,7 @@ def _by(value: object) -> tuple[str, ...]:
     if not isinstance(items, (list, tuple)):
         raise Invalid(f"expected a list of attribute names, got {type(value).__name__}")
     for item in items:
-        if not isinstance(item, str) or not _ATTRIBUTE.fullmatch(item):
+        if not isinstance(item, str) or not ATTRIBUTE.fullmatch(item):
             raise Invalid(f"{item!r} is not an attribute name")
     return tuple(dict.fromkeys(items))
 
@@ -255,9 +180,9 @@ def _labels(value: object) -> Mapping[str, str]:
         raise Invalid(f"expected a mapping, got {type(value).__name__}")
     labels: dict[str, str] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not _ATTRIBUTE.fullmatch(key):
+        if not isinstance(key, str) or not ATTRIBUTE.fullmatch(key):
             raise Invalid(f"{key!r} is not a label name")
-        if not _scalar(item):
+        if not scalar(item):
             raise Invalid(f"the value of {key!r} must be text")
         labels[key] = text_of(item)
     return MappingProxyType(labels)
@@ -380,11 +305,11 @@ class AlertRule:
         """A one-line description: ``p95(http.server.request.duration)[5m] > 1``."""
         subject = self.metric
         if self.where:
-            subject += "{" + _describe(self.where) + "}"
+            subject += "{" + describe(self.where) + "}"
         if self.aggregation == "ratio":
-            ratio = _describe(self.numerator or {})
+            ratio = describe(self.numerator or {})
             if self.denominator:
-                ratio += " / " + _describe(self.denominator)
+                ratio += " / " + describe(self.denominator)
             subject = f"ratio({subject}: {ratio})"
         elif self.aggregation != "value":
             subject = f"{self.aggregation}({subject})"
@@ -394,27 +319,6 @@ class AlertRule:
         if self.by:
             subject += " by (" + ", ".join(self.by) + ")"
         return f"{subject} {self.operator} {self.threshold:g}"
-
-
-def _describe(spec: Mapping[str, object]) -> str:
-    parts = []
-    for attribute, condition in spec.items():
-        if isinstance(condition, Mapping):
-            ((kind, operand),) = condition.items()
-            symbol = {"not": "!=", "regex": "=~", "not_regex": "!~"}.get(kind)
-            if kind == "exists":
-                parts.append(attribute if operand else f"!{attribute}")
-            else:
-                parts.append(f"{attribute}{symbol}{_operand(operand)}")
-        else:
-            parts.append(f"{attribute}={_operand(condition)}")
-    return ", ".join(parts)
-
-
-def _operand(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        return "|".join(text_of(v) for v in value)
-    return text_of(value)
 
 
 def format_duration(seconds: float) -> str:

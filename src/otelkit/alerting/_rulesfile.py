@@ -183,7 +183,7 @@ class _Reader:
         self, node: yaml.MappingNode, label: str, accepted: tuple[str, ...]
     ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Keys → (key node, value node); unknown and repeated keys are errors."""
-        from otelkit.config._settings import did_you_mean
+        from otelkit.config._setting import did_you_mean
 
         items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
-from otelkit.alerting._channels import DeliveryError
+from otelkit.alerting._delivery import DeliveryError
 
 if TYPE_CHECKING:
     from otelkit.alerting._alert import Alert

@@ -18,7 +18,7 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 from otelkit._version import __version__
-from otelkit.alerting._channels import DeliveryError
+from otelkit.alerting._delivery import DeliveryError
 
 if TYPE_CHECKING:
     from collections.abc import Callable

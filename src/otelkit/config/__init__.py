@@ -1,7 +1,9 @@
 """Configuration: the settings table, its value parsers, and the errors they raise.
 
-``_settings`` declares every ``OTEL_*``/``OTELKIT_*`` variable otelkit reads (``Setting``) and
-builds the validated ``Settings``; ``_alerting`` declares the ``OTELKIT_ALERT*`` ones; ``_parse``
-and ``_alerting_parsers`` turn strings into typed values. This is the bottom layer: it imports
-nothing else of otelkit.
+``_setting`` defines the declaration (``Setting``) and how one value is resolved; ``_core``
+declares the general ``OTEL_*``/``OTELKIT_*`` variables otelkit reads and ``_alerting`` the
+``OTELKIT_ALERT*`` ones; ``_settings`` composes both tables and builds the validated
+``Settings``; ``_parse`` and ``_alerting_parsers`` turn strings into typed values. Imports run
+one way (``_settings`` → ``_core``/``_alerting`` → ``_setting`` → ``_parse``). This is the
+bottom layer: it imports nothing else of otelkit.
 """

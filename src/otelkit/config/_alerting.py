@@ -2,8 +2,8 @@
 
 ``alert_settings()`` returns the declarations; ``otelkit.config._settings`` appends them to its
 table, so they are parsed, validated and documented with the rest (docs/configuration.md). The
-declarations are built on first call, not at import: ``_config`` imports this module while it
-is itself being imported, and ``Setting`` is defined by then.
+dependency runs one way: this module builds on ``_setting`` (the declaration type and its
+parser), never on ``_settings``, which imports it.
 
 ``AlertSettings`` is the alerting slice of ``Settings`` (the same field names): ``AlertEngine``
 takes either, so the engine can be built and tested without a whole
@@ -12,17 +12,15 @@ configuration.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from otelkit.config import _alerting_parsers as _parsers
 from otelkit.config import _parse
+from otelkit.config._setting import Setting, parse_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from otelkit.config._settings import Setting
 
 __all__ = [
     "DEFAULT_RULES",
@@ -62,11 +60,7 @@ def _alerts_default(parsed: Mapping[str, Any]) -> bool:
     )
 
 
-@functools.cache
-def alert_settings() -> tuple[Setting[Any], ...]:
-    """The declarations, in documentation order (a default may depend on those above it)."""
-    from otelkit.config._settings import Setting  # defined before _config builds its table
-
+def _declarations() -> tuple[Setting[Any], ...]:
     def rule_threshold(name: str, what: str, default: float) -> Setting[Any]:
         return Setting(
             f"alert_{name}_threshold",
@@ -282,6 +276,14 @@ def alert_settings() -> tuple[Setting[Any], ...]:
     )
 
 
+_DECLARATIONS = _declarations()
+
+
+def alert_settings() -> tuple[Setting[Any], ...]:
+    """The declarations, in documentation order (a default may depend on those above it)."""
+    return _DECLARATIONS
+
+
 @dataclass(frozen=True)
 class AlertSettings:
     """The alerting fields of ``otelkit.config._settings.Settings``, with the same names."""
@@ -332,8 +334,6 @@ def load_alert_settings(
     ``init_telemetry()`` parses them with the rest of the configuration; this is for building
     an ``AlertEngine`` on its own (tests, benchmarks).
     """
-    from otelkit.config import _settings as _config
-
-    parsed = _config.parse_table(alert_settings(), keywords or {}, environ or {})
+    parsed = parse_table(alert_settings(), keywords or {}, environ or {})
     service = (keywords or {}).get("service_name")
     return AlertSettings(**parsed, service_name=service if isinstance(service, str) else None)

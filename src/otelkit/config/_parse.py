@@ -1,8 +1,9 @@
 """Value parsers for settings: each takes the raw value (an env string or a keyword's value).
 
-A parser returns the typed value or raises ``Invalid`` with a short reason; the caller turns that
-into a ``ConfigError`` naming the variable and the accepted values. Parsers never raise anything
-else, whatever the input (the hypothesis fuzz test holds them to it).
+A parser returns the typed value or raises ``InvalidValue`` with a short reason; the caller turns
+that into a ``ConfigError`` naming the variable and the accepted values. Parsers never raise
+anything else, whatever the input (the hypothesis fuzz test holds them to it). The error and
+the parsers plugins need are public in ``otelkit.exporters``; ``Invalid`` is the internal name.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
 
-class Invalid(Exception):
-    """A value was rejected; ``reason`` says why in a few words."""
+class InvalidValue(Exception):
+    """A value was rejected; ``reason`` says why in a few words (public: otelkit.exporters)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+Invalid = InvalidValue
 
 
 class Secret:

@@ -9,14 +9,16 @@ loaded and ``import otelkit`` stays cheap.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from otelkit._errors import ConfigError
-from otelkit.config._settings import source_name
+from otelkit.config import _settings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from opentelemetry.sdk._logs.export import LogRecordExporter
     from opentelemetry.sdk.metrics.export import MetricReader
@@ -24,9 +26,44 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
-    from otelkit.config._settings import Setting, Settings
+    from otelkit.config._settings import Settings
 
 GROUP = "otelkit.exporters"
+# The entry-point groups of the SDK's auto-configuration, per signal.
+STANDARD_GROUPS = MappingProxyType(
+    {
+        "metrics": "opentelemetry_metrics_exporter",
+        "traces": "opentelemetry_traces_exporter",
+        "logs": "opentelemetry_logs_exporter",
+    }
+)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setting(_settings.Setting[T]):
+    """One variable (and keyword) a plugin reads; every field is given by name.
+
+    ``key`` is the name in the plugin's ``options``; ``env`` the environment variable;
+    ``parse`` turns the raw value (an environment string or a keyword's value) into the typed
+    one or raises ``InvalidValue`` (anything else it raises is reported the same way);
+    ``default`` is used when neither is given (a value, or a function of the options parsed
+    before it); ``accepted`` and ``doc`` are the error message's and the docs' words;
+    ``keyword`` is the ``init_telemetry()`` keyword (default: ``key``); ``secret`` values are
+    masked in errors; a ``required`` setting has no default.
+    """
+
+    key: str
+    env: str | None = None
+    parse: Callable[[object], T]
+    default: object = None
+    accepted: str
+    doc: str
+    keyword: str | None = None
+    secret: bool = False
+    default_doc: str | None = None
+    required: bool = False
+    merge: bool = False
 
 
 class ExporterPlugin:
@@ -41,7 +78,7 @@ class ExporterPlugin:
 
     name: ClassVar[str]
     signals: ClassVar[frozenset[str]]
-    settings: ClassVar[tuple[Setting[Any], ...]] = ()
+    settings: ClassVar[tuple[_settings.Setting[Any], ...]] = ()
     batch: ClassVar[bool] = True
     """Spans and logs go through batch processors; False exports each one synchronously."""
     own_loggers: ClassVar[tuple[str, ...]] = ()
@@ -57,7 +94,7 @@ class ExporterPlugin:
     def source(self, key: str) -> str:
         """How to name one of this plugin's settings in an error: its keyword or variable."""
         setting = next(s for s in self.settings if s.key == key)
-        return source_name(setting, setting.kwarg in self.core.given_keywords)
+        return _settings.source_name(setting, setting.kwarg in self.core.given_keywords)
 
     def validate(self) -> None:
         """Cross-option checks; raise ``ConfigError`` naming the variables involved."""
@@ -115,3 +152,64 @@ def load(name: str, point: EntryPoint) -> type[ExporterPlugin]:
             f"exporter plugin {name!r} ({point.value}) is not an otelkit.exporters.ExporterPlugin"
         )
     return loaded
+
+
+def standard_exporters() -> dict[str, dict[str, EntryPoint]]:
+    """The OpenTelemetry exporters registered per signal, by name, without importing them."""
+    found: dict[str, dict[str, EntryPoint]] = {}
+    for signal, group in STANDARD_GROUPS.items():
+        for point in entry_points(group=group):
+            found.setdefault(point.name, {}).setdefault(signal, point)
+    return found
+
+
+class StandardExporter(ExporterPlugin):
+    """An exporter of the OpenTelemetry entry-point groups, used as the SDK's auto-configuration
+    uses it: the class instantiated with no arguments (it reads its own ``OTEL_EXPORTER_*``
+    variables); a metric exporter is wrapped in a ``PeriodicExportingMetricReader``, a metric
+    reader is used as is."""
+
+    points: ClassVar[Mapping[str, EntryPoint]] = MappingProxyType({})
+
+    @classmethod
+    def named(cls, name: str, points: Mapping[str, EntryPoint]) -> type[StandardExporter]:
+        modules = {p.module.rpartition(".")[0] or p.module for p in points.values()}
+        attributes = {
+            "name": name,
+            "signals": frozenset(points),
+            "points": MappingProxyType(dict(points)),
+            # Their transports' and their own complaints are not bridged back into logs.
+            "own_loggers": (*sorted(modules), "urllib3", "requests", "grpc"),
+        }
+        return type(f"StandardExporter[{name}]", (cls,), attributes)
+
+    def _build(self, signal: str) -> Any:
+        point = self.points[signal]
+        what = f"the OpenTelemetry {signal} exporter {self.name!r} ({point.value})"
+        try:
+            exporter_class = point.load()
+            return exporter_class()
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(f"{what} failed to start: {type(exc).__name__}: {exc}") from exc
+
+    def metric_reader(self, resource: Resource) -> MetricReader:
+        from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+
+        built = self._build("metrics")
+        if isinstance(built, MetricReader):
+            return built
+        return PeriodicExportingMetricReader(
+            built,
+            export_interval_millis=self.core.metric_export_interval_ms,
+            export_timeout_millis=self.core.metric_export_timeout_ms,
+        )
+
+    def span_exporter(self, resource: Resource) -> SpanExporter:
+        exporter: SpanExporter = self._build("traces")
+        return exporter
+
+    def log_exporter(self, resource: Resource) -> LogRecordExporter:
+        exporter: LogRecordExporter = self._build("logs")
+        return exporter

@@ -22,7 +22,6 @@ from opentelemetry.sdk.metrics import (
     ObservableUpDownCounter,
     UpDownCounter,
 )
-from opentelemetry.sdk.metrics import _Gauge as Gauge
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     MetricReader,
@@ -32,8 +31,7 @@ from opentelemetry.sdk.metrics.view import Aggregation, ExponentialBucketHistogr
 
 from otelkit._errors import ConfigError
 from otelkit.config import _parse
-from otelkit.config._settings import Setting
-from otelkit.exporters._plugin import ExporterPlugin
+from otelkit.exporters._plugin import ExporterPlugin, Setting
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -72,12 +70,11 @@ def _settings_for(signal: str | None) -> tuple[Setting[Any], ...]:
     ) -> Setting[Any]:
         env = prefix + name
         return Setting(
-            key + name.lower(),
-            env,
-            parse,
-            None,
-            accepted,
-            doc,
+            key=key + name.lower(),
+            env=env,
+            parse=parse,
+            accepted=accepted,
+            doc=doc,
             keyword=env.removeprefix("OTEL_EXPORTER_").lower(),
             secret=secret,
             default_doc="—" if signal else None,
@@ -147,21 +144,19 @@ def _settings_for(signal: str | None) -> tuple[Setting[Any], ...]:
 
 _EXTRA = (
     Setting(
-        "metrics_temporality_preference",
-        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-        _parse.choice(*TEMPORALITIES),
-        None,
-        ", ".join(f"`{t}`" for t in TEMPORALITIES),
-        "Aggregation temporality of pushed metrics (default cumulative).",
+        key="metrics_temporality_preference",
+        env="OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        parse=_parse.choice(*TEMPORALITIES),
+        accepted=", ".join(f"`{t}`" for t in TEMPORALITIES),
+        doc="Aggregation temporality of pushed metrics (default cumulative).",
         keyword="otlp_metrics_temporality_preference",
     ),
     Setting(
-        "metrics_default_histogram_aggregation",
-        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-        _parse.choice(*HISTOGRAM_AGGREGATIONS),
-        None,
-        ", ".join(f"`{a}`" for a in HISTOGRAM_AGGREGATIONS),
-        "Histogram aggregation of pushed metrics (default explicit buckets).",
+        key="metrics_default_histogram_aggregation",
+        env="OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+        parse=_parse.choice(*HISTOGRAM_AGGREGATIONS),
+        accepted=", ".join(f"`{a}`" for a in HISTOGRAM_AGGREGATIONS),
+        doc="Histogram aggregation of pushed metrics (default explicit buckets).",
         keyword="otlp_metrics_default_histogram_aggregation",
     ),
 )
@@ -346,7 +341,8 @@ def _temporality(preference: str | None) -> dict[type, AggregationTemporality]:
         ObservableCounter: cumulative,
         ObservableUpDownCounter: cumulative,
         ObservableGauge: cumulative,
-        Gauge: cumulative,
+        # The synchronous Gauge is cumulative whatever the preference: the reader's default,
+        # so it needs no entry (its class is private to the SDK, ``_Gauge``).
     }
     if preference in ("delta", "lowmemory"):
         table[Counter] = table[Histogram] = delta

@@ -1,2 +1,11 @@
-"""Health: the registry of readiness checks and its runner (``_registry``), the ``/healthz``
-and ``/readyz`` endpoints (``_http``), and ready-made checks (``checks``)."""
+"""Health: the readiness checks and the endpoints that report them.
+
+- ``_check``: ``HealthCheck``, one registered check, and the validation of its registration;
+- ``_registry``: the process-wide registry, its status sources and its 1 s cache;
+- ``_runner``: the concurrent runner with per-check timeouts;
+- ``_loop``: which event loop runs an async check;
+- ``_report``: ``CheckResult`` and ``HealthReport``, what a run reports;
+- ``_gauge``: the ``otelkit.health.status`` gauge;
+- ``_http``: the ``/healthz`` and ``/readyz`` endpoints;
+- ``checks``: ready-made checks.
+"""

@@ -13,11 +13,13 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import ConfigError, guarded
-from otelkit.health._registry import HEALTH, HealthReport
+from otelkit.health._registry import HEALTH
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
     from flask import Blueprint
+
+    from otelkit.health._report import HealthReport
 
 __all__ = [
     "areadiness",

@@ -1,37 +1,74 @@
-"""Keyword arguments + environment → validated ``Settings`` and the chosen plugin classes."""
+"""Keyword arguments + environment → validated ``Settings`` and the chosen plugin classes.
+
+Only the exporters named for a signal are imported: otelkit plugins (``otelkit.exporters``
+entry points) first, else the exporters of the SDK's auto-configuration groups
+(``opentelemetry_<signal>_exporter``). The other installed plugins are imported only to
+recognise a keyword or an ``OTELKIT_*`` variable that neither the core nor a chosen plugin
+reads (theirs, or a typo).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import ConfigError
 from otelkit.config import _parse
 from otelkit.config import _settings as _config
 from otelkit.exporters import _plugin as _plugins
+from otelkit.runtime import _resource
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from importlib.metadata import EntryPoint
+
+    from opentelemetry.sdk.resources import ResourceDetector
+
+PluginClass = type[_plugins.ExporterPlugin]
+# Keywords that are not settings of the core table or of a plugin.
+OTHER_KEYWORDS = ("exporters", _resource.RESOURCE_DETECTORS.kwarg)
 
 
 @dataclass(frozen=True)
 class Loaded:
     settings: _config.Settings
-    plugins: Mapping[str, type[_plugins.ExporterPlugin]]
+    plugins: Mapping[str, PluginClass]
+    resource_detectors: tuple[ResourceDetector, ...] = ()
 
 
-def _installed_plugin_classes() -> dict[str, type[_plugins.ExporterPlugin]]:
-    """Every installed plugin that loads; used for keyword and variable names only."""
-    classes = {}
-    for name, point in _plugins.available().items():
-        try:
-            classes[name] = _plugins.load(name, point)
-        except ConfigError:
-            continue  # reported only if the plugin is chosen
-    return classes
+class _Exporters:
+    """The installed exporters by name, each imported on first use."""
+
+    def __init__(self) -> None:
+        self.plugins: dict[str, EntryPoint] = _plugins.available()
+        self.standard = _plugins.standard_exporters()
+        self.names = sorted({*self.plugins, *self.standard})
+        self._classes: dict[str, PluginClass] = {}
+
+    def __getitem__(self, name: str) -> PluginClass:
+        if name not in self._classes:
+            if name in self.plugins:
+                self._classes[name] = _plugins.load(name, self.plugins[name])
+            else:
+                self._classes[name] = _plugins.StandardExporter.named(name, self.standard[name])
+        return self._classes[name]
+
+    def others(self, chosen: Iterable[str]) -> list[PluginClass]:
+        """The installed otelkit plugins not chosen that load (failures are not reported)."""
+        classes = []
+        for name in self.plugins:
+            if name not in chosen:
+                try:
+                    classes.append(self[name])
+                except ConfigError:
+                    continue
+        return classes
 
 
-def _expand_exporters(
-    keywords: Mapping[str, object], classes: Mapping[str, type[_plugins.ExporterPlugin]]
-) -> dict[str, object]:
+def _expand_exporters(keywords: Mapping[str, object], exporters: _Exporters) -> dict[str, object]:
     """``exporters=`` is shorthand for the three ``<signal>_exporters`` keywords.
 
     A mapping names the exporters per signal; a name or list sends every signal its plugins
@@ -52,69 +89,103 @@ def _expand_exporters(
         return expanded
     try:
         names = _parse.name_list(given)
-    except _parse.Invalid as exc:
+    except _parse.InvalidValue as exc:
         raise ConfigError(
             f"init_telemetry(exporters={given!r}) is not valid: {exc.reason}."
         ) from None
     for name in names:
-        if name not in classes:
+        if name not in exporters.names:
             raise ConfigError(
-                f"init_telemetry(exporters={given!r}) is not valid: no exporter plugin named "
-                f"{name!r} is installed{_config.did_you_mean(name, list(classes))}. "
-                f"Accepted: {', '.join(sorted(classes))}."
+                f"init_telemetry(exporters={given!r}) is not valid: no exporter named "
+                f"{name!r} is installed{_config.did_you_mean(name, exporters.names)}. "
+                f"Accepted: {', '.join(exporters.names)}."
             )
     for signal in _config.SIGNALS:
-        supporting = [n for n in names if signal in classes[n].signals]
+        supporting = [n for n in names if signal in exporters[n].signals]
         expanded[f"{signal}_exporters"] = supporting or ["none"]
     return expanded
 
 
+def guarded(setting: _config.Setting[Any]) -> _config.Setting[Any]:
+    """The setting with a parser whose every failure is ``InvalidValue``: a plugin's parser
+    that raises something else (a KeyError) still yields a ConfigError naming the variable."""
+    parse: Callable[[object], Any] = setting.parse
+
+    def parse_guarded(value: object) -> Any:
+        try:
+            return parse(value)
+        except _parse.InvalidValue:
+            raise
+        except Exception as exc:
+            detail = "" if setting.secret else f": {str(exc)[:200]}"
+            raise _parse.InvalidValue(f"the parser failed ({type(exc).__name__}{detail})") from exc
+
+    return dataclasses.replace(setting, parse=parse_guarded)
+
+
+def _check_keywords(
+    keywords: Mapping[str, object], chosen: Sequence[PluginClass], exporters: _Exporters
+) -> None:
+    known = [*_config.core_keywords(), *OTHER_KEYWORDS]
+    known += [s.kwarg for cls in chosen for s in cls.settings]
+    if any(k not in known for k in keywords):
+        known += [s.kwarg for cls in exporters.others(c.name for c in chosen) for s in cls.settings]
+    _config.check_keywords(keywords, known)
+
+
+def _warn_unknown_variables(
+    environ: Mapping[str, str], chosen: Sequence[PluginClass], exporters: _Exporters
+) -> None:
+    known = [
+        *(s.env for s in _config.CORE_SETTINGS if s.env),
+        *_config.OTHER_KNOWN_VARIABLES,
+        *(s.env for cls in chosen for s in cls.settings if s.env),
+    ]
+    if any(n.startswith("OTELKIT_") and n not in known for n in environ):
+        others = exporters.others(c.name for c in chosen)
+        known += [s.env for cls in others for s in cls.settings if s.env]
+    _config.warn_unknown_variables(environ, known)
+
+
 def load_settings(keywords: Mapping[str, object], environ: Mapping[str, str]) -> Loaded:
     """Parse and validate everything; raise ``ConfigError`` before anything is started."""
-    installed = _plugins.available()
-    plugin_classes = _installed_plugin_classes()
-    keywords = _expand_exporters(keywords, plugin_classes)
-    plugin_settings = [s for cls in plugin_classes.values() for s in cls.settings]
-
-    _config.check_keywords(
-        keywords, [*_config.core_keywords(), *(s.kwarg for s in plugin_settings if s.kwarg)]
-    )
-    _config.warn_unknown_variables(
-        environ,
-        [
-            *(s.env for s in _config.CORE_SETTINGS if s.env),
-            *(s.env for s in plugin_settings if s.env),
-            *_config.OTHER_KNOWN_VARIABLES,
-        ],
-    )
-
+    exporters = _Exporters()
+    keywords = _expand_exporters(keywords, exporters)
     core = _config.load_core(keywords, environ)
-    _config.validate_exporter_names(core, keywords, list(installed))
+    _config.validate_exporter_names(core, keywords, exporters.names)
     chosen_names = [
         n for signal in _config.SIGNALS for n in core[f"{signal}_exporters"] if n != "none"
     ]
-    chosen: dict[str, type[_plugins.ExporterPlugin]] = {}
-    for name in dict.fromkeys(chosen_names):
-        chosen[name] = plugin_classes.get(name) or _plugins.load(name, installed[name])
+    chosen = {name: exporters[name] for name in dict.fromkeys(chosen_names)}
+    _check_keywords(keywords, list(chosen.values()), exporters)
+    _warn_unknown_variables(environ, list(chosen.values()), exporters)
     for signal in _config.SIGNALS:
         for name in core[f"{signal}_exporters"]:
             if name != "none" and signal not in chosen[name].signals:
                 supported = ", ".join(sorted(chosen[name].signals))
                 raise ConfigError(
                     f"OTEL_{signal.upper()}_EXPORTER names {name!r}, which does not export "
-                    f"{signal}. The {name!r} plugin supports: {supported}."
+                    f"{signal}. The {name!r} exporter supports: {supported}."
                 )
 
     options = {
-        name: MappingProxyType(_config.parse_table(cls.settings, keywords, environ, name))
+        name: MappingProxyType(
+            _config.parse_table([guarded(s) for s in cls.settings], keywords, environ, name)
+        )
         for name, cls in chosen.items()
     }
+    detectors_setting = _resource.RESOURCE_DETECTORS
+    detector_names = _config.parse_setting(detectors_setting, keywords, environ, core)
+    from_keyword = keywords.get(detectors_setting.kwarg) is not None
+    detectors = _resource.load_detectors(
+        detector_names, _config.source_name(detectors_setting, from_keyword)
+    )
     settings = _config.Settings(
         **core,
         exporter_options=MappingProxyType(options),
         given_keywords=frozenset(k for k, v in keywords.items() if v is not None),
     )
-    return Loaded(settings, MappingProxyType(chosen))
+    return Loaded(settings, MappingProxyType(chosen), detectors)
 
 
 def instantiate(loaded: Loaded) -> dict[str, _plugins.ExporterPlugin]:

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
 
+from otelkit import _sdk_compat
 from otelkit.health._registry import register_metrics as register_health_metrics
 from otelkit.instrumentation.logging import OtelLogHandler
 from otelkit.metrics._business import register_gauges
@@ -89,8 +90,10 @@ def build(
     """Create readers and exporters first (they may raise ConfigError), then the providers.
 
     If a plugin fails half way, the plugins built so far are closed before the error propagates,
-    so a failed ``init_telemetry()`` leaves no listener or thread behind.
+    so a failed ``init_telemetry()`` leaves no listener or thread behind. The private SDK seams
+    are probed first: the features whose seam changed take the public SDK path.
     """
+    _sdk_compat.probe_all()
     readers: list[MetricReader] = []
     span_processors = []
     log_processors = []
@@ -131,7 +134,7 @@ def build(
         views=build_views(settings),
         shutdown_on_exit=False,
     )
-    REGISTRY.attach(readers, resource)
+    REGISTRY.attach(readers, resource, meter_provider)
     register_gauges(meter_provider)
     register_health_metrics(meter_provider)
     id_generator = next(

@@ -7,7 +7,7 @@ import os
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from opentelemetry.metrics import Meter
     from opentelemetry.trace import Tracer
+    from typing_extensions import Unpack
 
     from otelkit.alerting._engine import AlertEngine
     from otelkit.config._settings import Settings
@@ -35,9 +36,68 @@ if TYPE_CHECKING:
 logger = logging.getLogger("otelkit")
 
 _lock = threading.RLock()
+
+
+def _new_lock_in_child() -> None:
+    """A thread of the parent may have held the lock at the fork: the child gets its own."""
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 _globals_installed = False
 
 ExportersArg = str | Sequence[str] | Mapping[str, str | Sequence[str]]
+
+
+class PluginKeywords(TypedDict, total=False):
+    """The keywords of the built-in exporter plugins, typed. Those of other plugins are
+    accepted at run time (validated against the chosen plugins' settings at ``init_telemetry()``)
+    but are outside the typed signature: prefer their environment variables."""
+
+    prometheus_host: str | None
+    prometheus_port: int | None
+    prometheus_token: str | None
+    prometheus_multiprocess_dir: str | None
+    otlp_endpoint: str | None
+    otlp_protocol: str | None
+    otlp_headers: Mapping[str, str] | str | None
+    otlp_timeout: float | None
+    otlp_compression: str | None
+    otlp_certificate: str | None
+    otlp_client_key: str | None
+    otlp_client_certificate: str | None
+    otlp_insecure: bool | None
+    otlp_traces_endpoint: str | None
+    otlp_traces_protocol: str | None
+    otlp_traces_headers: Mapping[str, str] | str | None
+    otlp_traces_timeout: float | None
+    otlp_traces_compression: str | None
+    otlp_traces_certificate: str | None
+    otlp_traces_client_key: str | None
+    otlp_traces_client_certificate: str | None
+    otlp_traces_insecure: bool | None
+    otlp_metrics_endpoint: str | None
+    otlp_metrics_protocol: str | None
+    otlp_metrics_headers: Mapping[str, str] | str | None
+    otlp_metrics_timeout: float | None
+    otlp_metrics_compression: str | None
+    otlp_metrics_certificate: str | None
+    otlp_metrics_client_key: str | None
+    otlp_metrics_client_certificate: str | None
+    otlp_metrics_insecure: bool | None
+    otlp_logs_endpoint: str | None
+    otlp_logs_protocol: str | None
+    otlp_logs_headers: Mapping[str, str] | str | None
+    otlp_logs_timeout: float | None
+    otlp_logs_compression: str | None
+    otlp_logs_certificate: str | None
+    otlp_logs_client_key: str | None
+    otlp_logs_client_certificate: str | None
+    otlp_logs_insecure: bool | None
+    otlp_metrics_temporality_preference: str | None
+    otlp_metrics_default_histogram_aggregation: str | None
 
 
 class Telemetry:
@@ -143,8 +203,51 @@ def init_telemetry(
     environment: str | None = None,
     exporters: ExportersArg | None = None,
     instrument: str | Sequence[str] | None = None,
-    resource_attributes: Mapping[str, str] | None = None,
-    **overrides: object,
+    resource_attributes: Mapping[str, str] | str | None = None,
+    resource_detectors: str | Sequence[str] | None = None,
+    sdk_disabled: bool | None = None,
+    service_version: str | None = None,
+    metrics_exporters: str | Sequence[str] | None = None,
+    traces_exporters: str | Sequence[str] | None = None,
+    logs_exporters: str | Sequence[str] | None = None,
+    metric_export_interval_ms: float | None = None,
+    metric_export_timeout_ms: float | None = None,
+    traces_sampler: str | None = None,
+    traces_sampler_arg: float | None = None,
+    http_buckets: str | Sequence[float] | None = None,
+    http_excluded_urls: str | Sequence[str] | None = None,
+    http_implementation: str | None = None,
+    http_body_size: bool | None = None,
+    system_metrics: bool | None = None,
+    shutdown_timeout: float | None = None,
+    alert_interval: float | str | None = None,
+    alert_window: float | str | None = None,
+    alert_repeat_interval: float | str | None = None,
+    alert_default_rules: str | Sequence[str] | None = None,
+    alert_cpu_threshold: float | str | None = None,
+    alert_cpu_for: float | str | None = None,
+    alert_memory_threshold: float | str | None = None,
+    alert_memory_for: float | str | None = None,
+    alert_disk_threshold: float | str | None = None,
+    alert_disk_for: float | str | None = None,
+    alert_error_rate_threshold: float | str | None = None,
+    alert_error_rate_for: float | str | None = None,
+    alert_response_time_threshold: float | str | None = None,
+    alert_response_time_for: float | str | None = None,
+    alert_rules_file: str | None = None,
+    alert_webhook_url: str | None = None,
+    alert_webhook_timeout: float | str | None = None,
+    alert_webhook_retries: int | None = None,
+    alert_smtp_host: str | None = None,
+    alert_smtp_port: int | None = None,
+    alert_smtp_tls: str | None = None,
+    alert_smtp_from: str | None = None,
+    alert_smtp_to: str | Sequence[str] | None = None,
+    alert_smtp_user: str | None = None,
+    alert_smtp_password: str | None = None,
+    alert_smtp_timeout: float | str | None = None,
+    alerts: bool | None = None,
+    **plugin_settings: Unpack[PluginKeywords],
 ) -> Telemetry:
     """Configure metrics, traces and logs for this process; call once at start-up.
 
@@ -153,6 +256,10 @@ def init_telemetry(
     ``ConfigError`` before anything is started. A second call warns and returns the first
     handle.
     """
+    # Every parameter, as given (the typed ones are exactly the core settings' keywords).
+    arguments = {k: v for k, v in locals().items() if k != "plugin_settings"}
+    keywords = {**arguments, **plugin_settings}
+    keywords = {k: v for k, v in keywords.items() if v is not None}
     global _globals_installed
     with _lock:
         running = _active.current()
@@ -164,15 +271,6 @@ def init_telemetry(
                 stacklevel=2,
             )
             return running
-        keywords: dict[str, object] = {
-            "service_name": service_name,
-            "environment": environment,
-            "instrument": instrument,
-            "resource_attributes": resource_attributes,
-            "exporters": exporters,
-            **overrides,
-        }
-        keywords = {k: v for k, v in keywords.items() if v is not None}
         loaded = load_settings(keywords, os.environ)
         settings = loaded.settings
         if settings.sdk_disabled:
@@ -184,7 +282,8 @@ def init_telemetry(
         integrations.check(settings)  # a missing extra fails before anything starts
         _fork.install()
         plugins = instantiate(loaded)
-        pipeline = build(settings, plugins, build_resource(settings))
+        resource = build_resource(settings, loaded.resource_detectors)
+        pipeline = build(settings, plugins, resource)
         if not _globals_installed:
             metrics_api.set_meter_provider(pipeline.meter_provider)
             trace_api.set_tracer_provider(pipeline.tracer_provider)

@@ -1,59 +1,54 @@
-"""otelkit's own light server spans: the tracing counterpart of ``_fastpath``.
+"""otelkit's own light spans: the tracing counterpart of ``_fastpath``.
 
 An SDK span costs, on this machine, about 100 µs from ``start_span`` to ``end`` (attribute
 validation under a lock per call, limits bookkeeping, the readable copy at the end): more than a
-whole request's telemetry budget. A ``LightSpan`` implements the OpenTelemetry ``Span`` API with
-plain fields, is current while the handler runs (so user code can add attributes and events,
-child spans get the right parent and outgoing calls propagate the trace), and when it ends it
-becomes an SDK ``ReadableSpan`` handed to the tracer provider's span processors, exactly what
-an SDK span gives them. Sampling runs through the provider's own sampler at the start, as in
-the SDK; ids come from the provider's id generator.
+whole request's telemetry budget. A ``LightSpan`` (``_light``) implements the OpenTelemetry
+``Span`` API with plain fields, is current while the handler runs (so user code can add
+attributes and events, child spans get the right parent and outgoing calls propagate the trace),
+reads like an SDK span for the provider's span processors (``on_start`` included), applies the
+provider's span limits with the SDK's rules (``_limits``), and when it ends it becomes an SDK
+``ReadableSpan`` handed to the tracer provider's span processors, exactly what an SDK span gives
+them. Sampling runs through the provider's own sampler at the start, as in the SDK; ids come
+from the provider's id generator.
+
+The provider's processors and limits are private in the SDK (``_sdk_compat``'s tracing seams).
+Without the processor seam, the factory starts ordinary SDK spans behind the same interface
+(``_sdk_span``): slower, the same spans.
 """
 
 from __future__ import annotations
 
-import time
-import traceback
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as trace_api
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import Span as SdkTraceSpan
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
-from opentelemetry.semconv.attributes.exception_attributes import (
-    EXCEPTION_MESSAGE,
-    EXCEPTION_STACKTRACE,
-    EXCEPTION_TYPE,
-)
-from opentelemetry.semconv.attributes.http_attributes import (
-    HTTP_RESPONSE_STATUS_CODE,
-    HTTP_ROUTE,
-)
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import SpanContext, TraceFlags
 
+from otelkit import _sdk_compat
 from otelkit._errors import record_internal_error
+from otelkit.tracing._light import LightSpan
+from otelkit.tracing._limits import Limits
+from otelkit.tracing._sdk_span import SdkSpan
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.util import types
+    from opentelemetry.trace import SpanKind
 
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
-_SAMPLED_DECISIONS = frozenset({Decision.RECORD_AND_SAMPLE})
-_ERROR = Status(StatusCode.ERROR)
-MAX_ATTRIBUTES = 128
-MAX_EVENTS = 128
-_VALID_TYPES = (str, bool, int, float)
+__all__ = ["LightSpan", "SdkSpan", "SpanFactory"]
 
-
-def _valid(value: object) -> bool:
-    if isinstance(value, _VALID_TYPES):
-        return True
-    return isinstance(value, Sequence) and all(isinstance(v, _VALID_TYPES) for v in value)
+_RANDOM = TraceFlags.RANDOM_TRACE_ID
+_FLAGS = {  # (sampled, random trace id) -> trace flags, as the SDK's tracer sets them
+    (sampled, random): TraceFlags(
+        (TraceFlags.SAMPLED if sampled else 0) | (_RANDOM if random else 0)
+    )
+    for sampled in (False, True)
+    for random in (False, True)
+}
 
 
 class SpanFactory:
@@ -61,12 +56,22 @@ class SpanFactory:
 
     def __init__(self, provider: TracerProvider, scope: InstrumentationScope) -> None:
         self._provider = provider
+        self.scope = scope
         self.sampler = provider.sampler
         self._trace_id = provider.id_generator.generate_trace_id
         self._span_id = provider.id_generator.generate_span_id
-        self.scope = scope
+        self._random_ids = bool(provider.id_generator.is_trace_id_random())
+        self.limits = Limits(_sdk_compat.span_limits(provider))
         # The provider's composite processor: ours plus any the user added to the provider.
-        self.processor: SpanProcessor = provider._active_span_processor
+        processor = _sdk_compat.active_span_processor(provider)
+        self.light = processor is not None
+        """False without the processor seam: spans are SDK spans then."""
+        self.processor: SpanProcessor = processor if processor is not None else SpanProcessor()
+        self._tracer = (
+            None
+            if processor is not None
+            else provider.get_tracer(scope.name, scope.version, scope.schema_url, scope.attributes)
+        )
 
     @property
     def resource(self) -> Resource:
@@ -81,23 +86,49 @@ class SpanFactory:
         attributes: dict[str, Any],
         start_ns: int,
     ) -> trace_api.Span:
+        """A started span, current nowhere yet.
+
+        ``attributes`` belongs to the span from now on; they are otelkit's own (``str`` keys,
+        ``str``, ``bool``, ``int`` or ``float`` values), so only the limits are checked here.
+        """
+        if self._tracer is not None:
+            return self._start_sdk(name, context, kind, attributes, start_ns)
         parent = trace_api.get_current_span(context).get_span_context()
         parent_valid = parent.is_valid
         trace_id = parent.trace_id if parent_valid else self._trace_id()
         result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
+        decision = result.decision
         span_context = SpanContext(
             trace_id,
             self._span_id(),
             is_remote=False,
-            trace_flags=_SAMPLED if result.decision in _SAMPLED_DECISIONS else _NOT_SAMPLED,
+            trace_flags=_FLAGS[
+                decision is Decision.RECORD_AND_SAMPLE,
+                parent.trace_flags.random_trace_id if parent_valid else self._random_ids,
+            ],
             trace_state=result.trace_state,
         )
-        if result.decision is Decision.DROP:
+        if decision is Decision.DROP:
             return trace_api.NonRecordingSpan(span_context)
-        if result.attributes:
-            attributes.update(result.attributes)
+        extra = result.attributes
+        limits = self.limits
+        dropped = 0
+        if extra and extra != attributes:  # the sampler added some: cleaned as the SDK would
+            attributes.update(extra)
+            attributes, dropped = limits.initial(attributes)
+        elif len(attributes) > limits.span_attributes or (
+            limits.span_attribute_length is not None and not limits.within_length(attributes)
+        ):
+            attributes, dropped = limits.initial(attributes)
         span = LightSpan(
-            self, name, span_context, parent if parent_valid else None, kind, attributes, start_ns
+            self,
+            name,
+            span_context,
+            parent if parent_valid else None,
+            kind,
+            attributes,
+            start_ns,
+            dropped,
         )
         try:
             self.processor.on_start(span, parent_context=context)  # type: ignore[arg-type]
@@ -105,144 +136,14 @@ class SpanFactory:
             record_internal_error("spans", exc)
         return span
 
-
-class LightSpan(trace_api.Span):
-    """A recording span with plain fields; becomes a ``ReadableSpan`` when it ends."""
-
-    __slots__ = (
-        "_attributes",
-        "_context",
-        "_end_ns",
-        "_events",
-        "_factory",
-        "_kind",
-        "_links",
-        "_name",
-        "_parent",
-        "_start_ns",
-        "_status",
-    )
-
-    def __init__(
+    def _start_sdk(
         self,
-        factory: SpanFactory,
         name: str,
-        context: SpanContext,
-        parent: SpanContext | None,
+        context: Context | None,
         kind: SpanKind,
         attributes: dict[str, Any],
         start_ns: int,
-    ) -> None:
-        self._factory = factory
-        self._name = name
-        self._context = context
-        self._parent = parent
-        self._kind = kind
-        self._attributes = attributes
-        self._start_ns = start_ns
-        self._end_ns: int | None = None
-        self._events: list[Event] = []
-        self._links: list[Link] = []
-        self._status = Status(StatusCode.UNSET)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def get_span_context(self) -> SpanContext:
-        return self._context
-
-    def is_recording(self) -> bool:
-        return self._end_ns is None
-
-    def set_attribute(self, key: str, value: types.AttributeValue) -> None:
-        if (
-            self._end_ns is None
-            and _valid(value)
-            and (key in self._attributes or len(self._attributes) < MAX_ATTRIBUTES)
-        ):
-            self._attributes[key] = value
-
-    def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
-        for key, value in attributes.items():
-            self.set_attribute(key, value)
-
-    def add_event(
-        self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
-    ) -> None:
-        if self._end_ns is None and len(self._events) < MAX_EVENTS:
-            self._events.append(Event(name, attributes, timestamp or time.time_ns()))
-
-    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
-        if self._end_ns is None and context.is_valid:
-            self._links.append(Link(context, attributes))
-
-    def update_name(self, name: str) -> None:
-        if self._end_ns is None:
-            self._name = name
-
-    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if self._end_ns is not None or self._status.status_code is StatusCode.OK:
-            return
-        self._status = status if isinstance(status, Status) else Status(status, description)
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: types.Attributes = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        """As the SDK does when the user asks for it (otelkit itself never records messages)."""
-        details: dict[str, Any] = {
-            EXCEPTION_TYPE: type(exception).__qualname__,
-            EXCEPTION_MESSAGE: str(exception),
-            EXCEPTION_STACKTRACE: "".join(traceback.format_exception(exception)),
-        }
-        details.update(attributes or {})
-        self.add_event("exception", details, timestamp)
-
-    def end_http(
-        self, method_name: str, route: str | None, status: int, error: str | None, end_ns: int
-    ) -> None:
-        """The HTTP middleware's end: name, route, status and error in one step."""
-        if self._end_ns is not None:
-            return
-        attributes = self._attributes
-        if route is not None:
-            self._name = f"{method_name} {route}"
-            attributes[HTTP_ROUTE] = route
-        if status:
-            attributes[HTTP_RESPONSE_STATUS_CODE] = status
-        if error is not None:
-            attributes[ERROR_TYPE] = error
-            if self._status.status_code is not StatusCode.OK:
-                self._status = _ERROR
-        self.end(end_ns)
-
-    def end(self, end_time: int | None = None) -> None:
-        if self._end_ns is not None:
-            return
-        self._end_ns = end_time or time.time_ns()
-        factory = self._factory
-        readable = ReadableSpan(
-            name=self._name,
-            context=self._context,
-            parent=self._parent,
-            resource=factory.resource,
-            attributes=self._attributes,
-            events=self._events,
-            links=self._links,
-            kind=self._kind,
-            status=self._status,
-            start_time=self._start_ns,
-            end_time=self._end_ns,
-            instrumentation_scope=factory.scope,
-        )
-        try:
-            factory.processor.on_end(readable)
-        except Exception as exc:
-            record_internal_error("spans", exc)
-
-    def __repr__(self) -> str:
-        return f"LightSpan({self._name!r}, trace_id={self._context.trace_id:032x})"
+    ) -> trace_api.Span:
+        assert self._tracer is not None
+        span = self._tracer.start_span(name, context, kind, attributes, start_time=start_ns)
+        return SdkSpan(span) if isinstance(span, SdkTraceSpan) else span

@@ -5,7 +5,7 @@ the Azure SDK. Choose it with ``OTEL_METRICS_EXPORTER`` / ``OTEL_TRACES_EXPORTER
 ``OTEL_LOGS_EXPORTER=azure_monitor`` and set ``APPLICATIONINSIGHTS_CONNECTION_STRING``; the
 connection string is validated at ``init_telemetry()``. The exporters come from
 ``azure-monitor-opentelemetry-exporter`` and are imported only when a factory runs, so loading
-the plugin (otelkit loads every installed plugin to know its variables) stays cheap.
+the plugin stays cheap.
 
 Cloud role name and instance are what the Azure exporter derives from the resource:
 ``ai.cloud.role`` = ``service.namespace.service.name`` (or ``service.name``),
@@ -27,8 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 
-from otelkit.config import _parse
-from otelkit.exporters import ConfigError, ExporterPlugin, Setting
+from otelkit.exporters import (
+    ConfigError,
+    ExporterPlugin,
+    InvalidValue,
+    Setting,
+    parse_boolean,
+    parse_non_empty,
+    parse_positive_number,
+    parse_text,
+    parse_url,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
@@ -65,7 +74,7 @@ def _masked(pairs: list[tuple[str, str]]) -> str:
 
 def parse_connection_string(value: object) -> ConnectionString:
     """``Key=Value;...`` with an ``InstrumentationKey`` GUID; no value appears in a reason."""
-    raw = _parse.text(value)
+    raw = parse_text(value)
     pairs: list[tuple[str, str]] = []
     for segment in raw.split(";"):
         segment = segment.strip()
@@ -74,30 +83,30 @@ def parse_connection_string(value: object) -> ConnectionString:
         key, sep, item = segment.partition("=")
         key, item = key.strip(), item.strip()
         if not sep or not _KEY.fullmatch(key):
-            raise _parse.Invalid(f"entry {len(pairs) + 1} is not Key=Value")
+            raise InvalidValue(f"entry {len(pairs) + 1} is not Key=Value")
         if "=" in item:
-            raise _parse.Invalid(f"the value of {key} contains '='")
+            raise InvalidValue(f"the value of {key} contains '='")
         pairs.append((key, item))
     shape = f"got {_masked(pairs)}"
     found: dict[str, tuple[str, str]] = {}
     for key, item in pairs:
         if key.lower() in found:
-            raise _parse.Invalid(f"{key} is given twice ({shape})")
+            raise InvalidValue(f"{key} is given twice ({shape})")
         found[key.lower()] = (key, item)
     if "instrumentationkey" not in found:
-        raise _parse.Invalid(f"no InstrumentationKey ({shape})")
+        raise InvalidValue(f"no InstrumentationKey ({shape})")
     ikey = found["instrumentationkey"][1]
     if not _GUID.fullmatch(ikey):
-        raise _parse.Invalid(f"the InstrumentationKey is not a GUID ({shape})")
+        raise InvalidValue(f"the InstrumentationKey is not a GUID ({shape})")
     auth = found.get("authorization")
     if auth is not None and auth[1].lower() != "ikey":
-        raise _parse.Invalid(f"Authorization must be ikey when given ({shape})")
+        raise InvalidValue(f"Authorization must be ikey when given ({shape})")
     endpoint: str | None = None
     if "ingestionendpoint" in found:
         try:
-            endpoint = _parse.url(found["ingestionendpoint"][1]).rstrip("/")
-        except _parse.Invalid:
-            raise _parse.Invalid(
+            endpoint = parse_url(found["ingestionendpoint"][1]).rstrip("/")
+        except InvalidValue:
+            raise InvalidValue(
                 f"IngestionEndpoint is not an http:// or https:// URL with a host ({shape})"
             ) from None
     elif "endpointsuffix" not in found:
@@ -110,7 +119,7 @@ def parse_connection_string(value: object) -> ConnectionString:
 
 
 def _directory(value: object) -> str:
-    return _parse.non_empty(value)
+    return parse_non_empty(value)
 
 
 class AzureMonitorPlugin(ExporterPlugin):
@@ -121,43 +130,41 @@ class AzureMonitorPlugin(ExporterPlugin):
     own_loggers = ("azure", "urllib3", "requests")
     settings = (
         Setting(
-            "connection_string",
-            "APPLICATIONINSIGHTS_CONNECTION_STRING",
-            parse_connection_string,
-            None,
-            CONNECTION_STRING_SHAPE,
-            "Application Insights resource to send to (never logged).",
+            key="connection_string",
+            env="APPLICATIONINSIGHTS_CONNECTION_STRING",
+            parse=parse_connection_string,
+            accepted=CONNECTION_STRING_SHAPE,
+            doc="Application Insights resource to send to (never logged).",
             keyword="azure_monitor_connection_string",
             secret=True,
             required=True,
         ),
         Setting(
-            "storage_directory",
-            "OTELKIT_AZURE_MONITOR_STORAGE_DIRECTORY",
-            _directory,
-            None,
-            "a directory path (created if missing)",
-            "Where envelopes that could not be sent wait for their retry.",
+            key="storage_directory",
+            env="OTELKIT_AZURE_MONITOR_STORAGE_DIRECTORY",
+            parse=_directory,
+            accepted="a directory path (created if missing)",
+            doc="Where envelopes that could not be sent wait for their retry.",
             keyword="azure_monitor_storage_directory",
             default_doc="a per-user directory under the system temp directory",
         ),
         Setting(
-            "disable_offline_storage",
-            "OTELKIT_AZURE_MONITOR_DISABLE_OFFLINE_STORAGE",
-            _parse.boolean,
-            False,
-            "`true` or `false`",
-            "`true` drops envelopes that still fail after the in-request retries instead of "
+            key="disable_offline_storage",
+            env="OTELKIT_AZURE_MONITOR_DISABLE_OFFLINE_STORAGE",
+            parse=parse_boolean,
+            default=False,
+            accepted="`true` or `false`",
+            doc="`true` drops envelopes that still fail after the in-request retries instead of "
             "storing them on disk for a later retry.",
             keyword="azure_monitor_disable_offline_storage",
         ),
         Setting(
-            "storage_retry_interval_s",
-            "OTELKIT_AZURE_MONITOR_STORAGE_RETRY_INTERVAL",
-            _parse.positive_number,
-            60.0,
-            "a number of seconds greater than 0",
-            "How long stored envelopes wait before a later successful export sends them again "
+            key="storage_retry_interval_s",
+            env="OTELKIT_AZURE_MONITOR_STORAGE_RETRY_INTERVAL",
+            parse=parse_positive_number,
+            default=60.0,
+            accepted="a number of seconds greater than 0",
+            doc="How long stored envelopes wait before a later successful export sends them again "
             "(a 429's `Retry-After` takes precedence).",
             keyword="azure_monitor_storage_retry_interval",
         ),

@@ -5,8 +5,8 @@ records written to CloudWatch Logs (PutLogEvents) or to stdout; ``otlp`` sends m
 and logs as OTLP/HTTP signed with SigV4 to the region's CloudWatch, X-Ray and CloudWatch Logs
 OTLP endpoints. Everything is validated at ``init_telemetry()``.
 
-This module is imported whenever otelkit lists its plugins, so botocore and the OTLP exporters
-are imported only by the factories.
+otelkit imports this module when the plugin is chosen (or to place a keyword or variable that
+no chosen plugin reads); botocore and the OTLP exporters are imported only by the factories.
 """
 
 from __future__ import annotations
@@ -17,8 +17,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 
-from otelkit.config import _parse
-from otelkit.exporters import ConfigError, ExporterPlugin, Setting
+from otelkit.exporters import (
+    ConfigError,
+    ExporterPlugin,
+    InvalidValue,
+    Setting,
+    parse_choice,
+    parse_name_list,
+    parse_non_empty,
+    parse_text,
+    parse_url,
+)
 from otelkit_cloudwatch._emf import DEFAULT_DIMENSIONS, MAX_DIMENSIONS, EmfMetricExporter
 
 if TYPE_CHECKING:
@@ -44,112 +53,111 @@ _PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
 
 
 def _region(value: object) -> str:
-    region = _parse.text(value).lower()
+    region = parse_text(value).lower()
     if not region:
-        raise _parse.Invalid("must not be empty")
+        raise InvalidValue("must not be empty")
     if not _REGION.fullmatch(region):
-        raise _parse.Invalid(f"{region!r} is not a region name")
+        raise InvalidValue(f"{region!r} is not a region name")
     return region
 
 
 def _log_group(value: object) -> str:
-    name = _parse.non_empty(value)
+    name = parse_non_empty(value)
     if not _LOG_GROUP.fullmatch(name):
-        raise _parse.Invalid("not a log group name")
+        raise InvalidValue("not a log group name")
     return name
 
 
 def _namespace(value: object) -> str:
-    name = _parse.non_empty(value)
+    name = parse_non_empty(value)
     if len(name) > 255 or name.startswith("AWS/") or ":" in name:
-        raise _parse.Invalid("not a custom namespace (at most 255 characters, no ':', not AWS/)")
+        raise InvalidValue("not a custom namespace (at most 255 characters, no ':', not AWS/)")
     return name
 
 
 def _dimensions(value: object) -> tuple[str, ...]:
-    names = _parse.name_list(value)
+    names = parse_name_list(value)
     if len(names) > MAX_DIMENSIONS:
-        raise _parse.Invalid(f"{len(names)} names; CloudWatch allows at most {MAX_DIMENSIONS}")
+        raise InvalidValue(f"{len(names)} names; CloudWatch allows at most {MAX_DIMENSIONS}")
     return names
-
-
-def _setting(
-    key: str, env: str, parse: Any, default: object, accepted: str, doc: str, **kw: Any
-) -> Setting[Any]:
-    return Setting(key, env, parse, default, accepted, doc, keyword=f"cloudwatch_{key}", **kw)
 
 
 SETTINGS: tuple[Setting[Any], ...] = (
     Setting(
-        "region",
-        "AWS_REGION",
-        _region,
-        None,
-        REGION_SHAPE,
-        "AWS region of the CloudWatch Logs / OTLP endpoints.",
+        key="region",
+        env="AWS_REGION",
+        parse=_region,
+        accepted=REGION_SHAPE,
+        doc="AWS region of the CloudWatch Logs / OTLP endpoints.",
         keyword="cloudwatch_region",
         required=True,
     ),
-    _setting(
-        "mode",
-        "OTELKIT_CLOUDWATCH_MODE",
-        _parse.choice(*MODES),
-        "emf",
-        ", ".join(f"`{m}`" for m in MODES),
-        "`emf`: metrics as Embedded Metric Format records; `otlp`: OTLP/HTTP signed with SigV4.",
+    Setting(
+        key="mode",
+        env="OTELKIT_CLOUDWATCH_MODE",
+        parse=parse_choice(*MODES),
+        default="emf",
+        accepted=", ".join(f"`{m}`" for m in MODES),
+        doc="`emf`: metrics as Embedded Metric Format records; `otlp`: OTLP/HTTP signed with "
+        "SigV4.",
+        keyword="cloudwatch_mode",
     ),
-    _setting(
-        "output",
-        "OTELKIT_CLOUDWATCH_OUTPUT",
-        _parse.choice(*OUTPUTS),
-        "logs",
-        ", ".join(f"`{o}`" for o in OUTPUTS),
-        "EMF mode: `logs` (PutLogEvents) or `stdout` (Lambda, ECS/EKS with the CloudWatch agent).",
+    Setting(
+        key="output",
+        env="OTELKIT_CLOUDWATCH_OUTPUT",
+        parse=parse_choice(*OUTPUTS),
+        default="logs",
+        accepted=", ".join(f"`{o}`" for o in OUTPUTS),
+        doc="EMF mode: `logs` (PutLogEvents) or `stdout` (Lambda, ECS/EKS with the CloudWatch "
+        "agent).",
+        keyword="cloudwatch_output",
     ),
-    _setting(
-        "namespace",
-        "OTELKIT_CLOUDWATCH_NAMESPACE",
-        _namespace,
-        None,
-        "a custom CloudWatch namespace (not `AWS/...`)",
-        "EMF namespace of the metrics.",
+    Setting(
+        key="namespace",
+        env="OTELKIT_CLOUDWATCH_NAMESPACE",
+        parse=_namespace,
+        accepted="a custom CloudWatch namespace (not `AWS/...`)",
+        doc="EMF namespace of the metrics.",
+        keyword="cloudwatch_namespace",
         default_doc="the service name",
     ),
-    _setting(
-        "log_group",
-        "OTELKIT_CLOUDWATCH_LOG_GROUP",
-        _log_group,
-        None,
-        "a log group name (letters, digits, `_-/.#`)",
-        "EMF log group (created if missing); OTLP mode: the group of exported logs.",
+    Setting(
+        key="log_group",
+        env="OTELKIT_CLOUDWATCH_LOG_GROUP",
+        parse=_log_group,
+        accepted="a log group name (letters, digits, `_-/.#`)",
+        doc="EMF log group (created if missing); OTLP mode: the group of exported logs.",
+        keyword="cloudwatch_log_group",
         default_doc="`/metrics/<service>`",
     ),
-    _setting(
-        "dimensions",
-        "OTELKIT_CLOUDWATCH_DIMENSIONS",
-        _dimensions,
-        DEFAULT_DIMENSIONS,
-        f"a comma list of at most {MAX_DIMENSIONS} attribute keys",
-        "Attributes (of the data point, else of the resource) that become EMF dimensions.",
+    Setting(
+        key="dimensions",
+        env="OTELKIT_CLOUDWATCH_DIMENSIONS",
+        parse=_dimensions,
+        default=DEFAULT_DIMENSIONS,
+        accepted=f"a comma list of at most {MAX_DIMENSIONS} attribute keys",
+        doc="Attributes (of the data point, else of the resource) that become EMF dimensions.",
+        keyword="cloudwatch_dimensions",
         default_doc="the bounded attributes of otelkit's metric catalog",
     ),
-    _setting(
-        "histograms",
-        "OTELKIT_CLOUDWATCH_HISTOGRAMS",
-        _parse.choice(*HISTOGRAMS),
-        "values",
-        ", ".join(f"`{h}`" for h in HISTOGRAMS),
-        "EMF histograms: `values` (bucket midpoints with counts, plus min/max/count/sum) or "
+    Setting(
+        key="histograms",
+        env="OTELKIT_CLOUDWATCH_HISTOGRAMS",
+        parse=parse_choice(*HISTOGRAMS),
+        default="values",
+        accepted=", ".join(f"`{h}`" for h in HISTOGRAMS),
+        doc="EMF histograms: `values` (bucket midpoints with counts, plus min/max/count/sum) or "
         "`statistics` (min/max/count/sum only).",
+        keyword="cloudwatch_histograms",
     ),
-    _setting(
-        "endpoint_url",
-        "OTELKIT_CLOUDWATCH_ENDPOINT_URL",
-        _parse.url,
-        None,
-        "an http:// or https:// URL",
-        "Endpoint override (tests, VPC endpoints): CloudWatch Logs in EMF mode; in OTLP mode "
+    Setting(
+        key="endpoint_url",
+        env="OTELKIT_CLOUDWATCH_ENDPOINT_URL",
+        parse=parse_url,
+        accepted="an http:// or https:// URL",
+        doc="Endpoint override (tests, VPC endpoints): CloudWatch Logs in EMF mode; in OTLP mode "
         "the base URL to which `/v1/<signal>` is appended.",
+        keyword="cloudwatch_endpoint_url",
     ),
 )
 
@@ -194,7 +202,7 @@ class CloudWatchPlugin(ExporterPlugin):
         if self.options["namespace"] is None:
             try:
                 _namespace(self.core.service_name)
-            except _parse.Invalid as exc:
+            except InvalidValue as exc:
                 raise ConfigError(
                     f"the service name {self.core.service_name!r} cannot be the CloudWatch "
                     f"namespace ({exc.reason}): set OTELKIT_CLOUDWATCH_NAMESPACE."
@@ -296,10 +304,11 @@ class CloudWatchPlugin(ExporterPlugin):
         )
 
     def id_generator(self) -> Any:
-        """X-Ray needs the start time in the trace id's first 32 bits."""
-        from otelkit_cloudwatch._xray import XRayIdGenerator
+        """X-Ray needs the start time in the trace id's first 32 bits (in OTLP mode, the only
+        one that exports traces)."""
+        from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 
-        return XRayIdGenerator()
+        return AwsXRayIdGenerator()
 
     def span_exporter(self, resource: Resource) -> Any:
         module = _otlp_module("trace_exporter")

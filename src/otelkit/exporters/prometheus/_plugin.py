@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import MetricReader, MetricsData
+from opentelemetry.semconv.attributes.service_attributes import SERVICE_INSTANCE_ID
 
 from otelkit._errors import ConfigError
+from otelkit._sdk_compat import reader_registered
 from otelkit.config import _parse
 from otelkit.config._settings import Setting
 from otelkit.exporters._plugin import ExporterPlugin
 from otelkit.exporters.prometheus import _endpoint, _exposition
-from otelkit.runtime._resource import instance_id_given
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
@@ -61,7 +62,7 @@ class PrometheusReader(MetricReader):
             directory,
             self.resource,
             self.collect_now,
-            ready=lambda: self._collect is not None,  # registered with its MeterProvider
+            ready=lambda: reader_registered(self),  # registered with its MeterProvider
             keep_instance_id=keep_instance_id,
         )
 
@@ -74,7 +75,7 @@ class PrometheusReader(MetricReader):
 
     def collect_now(self) -> MetricsData | None:
         """One collection, returned (the SDK's collect() hands it to ``_receive_metrics``)."""
-        if self._shut_down or self._collect is None:
+        if self._shut_down or not reader_registered(self):
             return None  # shutting down, or a scrape before the provider registered this
         with self._scrape_lock:
             self._latest = None
@@ -225,7 +226,7 @@ class PrometheusPlugin(ExporterPlugin):
 
     @property
     def _instance_id_given(self) -> bool:
-        return instance_id_given(self.core)
+        return SERVICE_INSTANCE_ID in self.core.resource_attributes
 
     def before_fork(self) -> None:
         """The first fork makes this process the head of a group sharing a directory."""

@@ -1,11 +1,12 @@
 """What the ASGI and WSGI middlewares share: decided once per configuration, used per request.
 
-``HttpRecorder`` holds the fast instruments, the span factory (None when spans are off), the
-excluded paths and the attribute sets, all derived from the active ``Telemetry`` when it is
-bound. ``Exchange`` is one request in flight: it starts the clock (and the span), and
-``finish()`` records the duration, the active-request decrement and ends the span with the same
-timing. Both are written so that nothing in them can raise into the application: the
-middlewares call them through ``guarded``.
+``HttpRecorder`` (an ``instrumentation._recorder.Recorder``) holds the fast instruments, the
+span factory (None when spans are off), the excluded paths and the attribute sets, all derived
+from the active ``Telemetry`` when it is bound; each middleware keeps its own, since its
+``spans`` option is its own. ``Exchange`` is one request in flight: it starts the clock (and
+the span), and ``finish()`` records the duration, the active-request decrement and ends the span
+with the same timing. Both are written so that nothing in them can raise into the application:
+the middlewares call them through ``guarded``.
 """
 
 from __future__ import annotations
@@ -37,16 +38,16 @@ from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
 from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
 from opentelemetry.trace import SpanKind
 
-from otelkit import _active
 from otelkit._version import __version__
-from otelkit.metrics._fastpath import REGISTRY
-from otelkit.tracing._spans import LightSpan, SpanFactory
+from otelkit.instrumentation._recorder import Recorder
+from otelkit.tracing._spans import LightSpan
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from otelkit.metrics._fastpath import FastHistogram, FastSum
     from otelkit.runtime._telemetry import Telemetry
+    from otelkit.tracing._spans import SpanFactory
 
 KNOWN_METHODS = frozenset(m.value for m in HttpRequestMethodValues if m.value != "_OTHER")
 OTHER_METHOD = HttpRequestMethodValues.OTHER.value
@@ -74,60 +75,39 @@ class _HeaderGetter(textmap.Getter[Getter]):
 _GETTER = _HeaderGetter()
 
 
-def error_type(exc: BaseException) -> str:
-    """The exception's class name, module-qualified unless it is a builtin."""
-    cls = type(exc)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-class HttpRecorder:
+class HttpRecorder(Recorder):
     """Per-configuration state of one instrumented app."""
 
     def __init__(self, telemetry: Telemetry, spans: bool | None) -> None:
+        super().__init__(telemetry, SCOPE, spans=spans is not False)
         settings = telemetry.settings
-        self.owner = telemetry
-        self.duration: FastHistogram = REGISTRY.histogram(
+        self.duration: FastHistogram = self.histogram(
             HTTP_SERVER_REQUEST_DURATION,
             unit="s",
             description="Duration of HTTP server requests.",
-            scope=SCOPE,
             boundaries=settings.http_buckets,
-            transient=True,
         )
-        self.active: FastSum = REGISTRY.sum(
+        self.active: FastSum = self.sum(
             HTTP_SERVER_ACTIVE_REQUESTS,
             unit="{request}",
             description="Number of active HTTP server requests.",
-            scope=SCOPE,
             monotonic=False,
-            transient=True,
         )
         self.request_size: FastHistogram | None = None
         self.response_size: FastHistogram | None = None
         if settings.http_body_size:
-            self.request_size = REGISTRY.histogram(
+            self.request_size = self.histogram(
                 HTTP_SERVER_REQUEST_BODY_SIZE,
                 unit="By",
                 description="Size of HTTP server request bodies.",
-                scope=SCOPE,
                 boundaries=_SIZE_BUCKETS,
-                transient=True,
             )
-            self.response_size = REGISTRY.histogram(
+            self.response_size = self.histogram(
                 HTTP_SERVER_RESPONSE_BODY_SIZE,
                 unit="By",
                 description="Size of HTTP server response bodies.",
-                scope=SCOPE,
                 boundaries=_SIZE_BUCKETS,
-                transient=True,
             )
-        tracing = telemetry.tracing if spans is None else (spans and telemetry.tracing)
-        pipeline = telemetry._pipeline
-        self.spans: SpanFactory | None = (
-            SpanFactory(pipeline.tracer_provider, SCOPE) if tracing and pipeline else None
-        )
         exact = {p for p in settings.http_excluded_urls if not p.endswith("/*")}
         prefixes = tuple(p[:-2] for p in settings.http_excluded_urls if p.endswith("/*"))
         self._excluded_exact = frozenset(exact | set(prefixes))
@@ -142,14 +122,9 @@ class HttpRecorder:
 _SIZE_BUCKETS = (0.0, 100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0)
 
 
-def current_recorder(cached: HttpRecorder | None, spans: bool | None) -> HttpRecorder | None:
-    """The recorder for the active configuration: ``cached`` while it is still active."""
-    active = _active.current()
-    if active is None or not active.enabled:
-        return None
-    if cached is not None and cached.owner is active:
-        return cached
-    return HttpRecorder(active, spans)
+current_recorder = HttpRecorder.current
+"""``current_recorder(cached, spans)``: the recorder for the active configuration, ``cached``
+while it is still active (the bound class method itself: one call per request)."""
 
 
 class Exchange:

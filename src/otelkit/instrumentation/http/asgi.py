@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import guarded
+from otelkit.instrumentation._error_type import error_type
 from otelkit.instrumentation.http._common import (
     CLIENT_CLOSED_STATUS,
     INCOMPLETE_RESPONSE,
     Exchange,
     HttpRecorder,
     current_recorder,
-    error_type,
     header_lookup,
 )
 

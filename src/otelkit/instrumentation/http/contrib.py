@@ -66,9 +66,7 @@ def instrument_app(app: App) -> App:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware as AsgiMiddleware
     from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware as WsgiMiddleware
 
-    from otelkit.instrumentation.http._app import _classes
-
-    classes = _classes(app)
+    classes = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(app).__mro__}
     if getattr(app, _MARK, False):
         return app
     if "starlette.applications.Starlette" in classes:

@@ -13,11 +13,11 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import guarded
+from otelkit.instrumentation._error_type import error_type
 from otelkit.instrumentation.http._common import (
     Exchange,
     HttpRecorder,
     current_recorder,
-    error_type,
 )
 
 if TYPE_CHECKING:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import guarded
+from otelkit.instrumentation._error_type import error_type
 from otelkit.instrumentation.http._common import (
     INCOMPLETE_RESPONSE,
     Exchange,
     HttpRecorder,
     current_recorder,
-    error_type,
 )
 
 if TYPE_CHECKING:

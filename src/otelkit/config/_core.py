@@ -1,0 +1,300 @@
+"""The general settings: service identity, exporters, sampling, instrumentation, HTTP, shutdown.
+
+Each is declared once as a ``Setting`` (keyword, env var, parser, default, accepted values, doc
+line), in documentation order: a default may depend on the settings above it. The
+``OTELKIT_ALERT*`` ones are declared in ``_alerting``; ``_settings`` puts both tables together
+and builds the validated ``Settings``. The docs table (docs/configuration.md) is generated from
+the same declarations.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
+
+from otelkit.config import _parse
+from otelkit.config._setting import Default, Setting, did_you_mean
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "INTEGRATIONS",
+    "OTHER_KNOWN_VARIABLES",
+    "PRODUCTION",
+    "SAMPLERS",
+    "SEMCONV_DURATION_BUCKETS",
+    "SETTINGS",
+    "SIGNALS",
+]
+
+PRODUCTION = "production"
+SIGNALS = ("metrics", "traces", "logs")
+INTEGRATIONS = ("asgi", "wsgi", "sqlalchemy", "celery", "system", "logging")
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+# Advisory boundaries of http.server.request.duration in the stable HTTP semantic conventions.
+SEMCONV_DURATION_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+
+# Variables read by otelkit but outside Settings (so they never trigger an "unknown" warning).
+OTHER_KNOWN_VARIABLES: Mapping[str, str] = MappingProxyType(
+    {
+        "OTELKIT_REQUIRE_SERVERS": (
+            "test fixtures: `1` turns a missing server binary (prometheus, postgres, redis) "
+            "into an error instead of a skip"
+        ),
+    }
+)
+
+
+def _exporters_default(signal: str) -> Default:
+    def default(parsed: Mapping[str, Any]) -> tuple[str, ...]:
+        production = parsed["environment"] == PRODUCTION
+        if signal == "metrics":
+            return ("otlp",) if production else ("prometheus",)
+        if signal == "traces":
+            return ("otlp",) if production else ("none",)
+        return ("none",)
+
+    return default
+
+
+def _service_name_default(parsed: Mapping[str, Any]) -> str:
+    from_resource = parsed["resource_attributes"].get(SERVICE_NAME)
+    if from_resource:
+        return str(from_resource)
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    script = script.removesuffix(".py")
+    return script if script and script not in ("-c", "-m") else "unknown_service:python"
+
+
+def _instrument(value: object) -> tuple[str, ...]:
+    names = _parse.name_list(value)
+    if names in ((), ("none",)):
+        return ()
+    if names == ("auto",):
+        return ("auto",)
+    unknown = [n for n in names if n not in INTEGRATIONS]
+    if unknown or not names:
+        raise _parse.Invalid(
+            f"unknown integration {unknown[0]!r}{did_you_mean(unknown[0], INTEGRATIONS)}"
+            if unknown
+            else "is empty"
+        )
+    return names
+
+
+def _url_paths(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else _parse.iterable(value)
+    paths = tuple(dict.fromkeys(p for p in (_parse.text(item) for item in items) if p))
+    for path in paths:
+        if not path.startswith("/") or any(c.isspace() for c in path):
+            raise _parse.Invalid(f"{path!r} is not a path starting with '/'")
+    return paths
+
+
+def _sampler_arg(value: object) -> float | None:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return _parse.unit_interval(value)
+
+
+def _exporter_names(value: object) -> tuple[str, ...]:
+    names = _parse.name_list(value)
+    if not names:
+        raise _parse.Invalid("is empty")
+    if "none" in names and len(names) > 1:
+        raise _parse.Invalid("'none' cannot be combined with other exporters")
+    return names
+
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    Setting(
+        "sdk_disabled",
+        "OTEL_SDK_DISABLED",
+        _parse.boolean,
+        False,
+        "`true` or `false`",
+        "Turn otelkit and the SDK off: `init_telemetry()` installs no-op providers and serves "
+        "nothing.",
+    ),
+    Setting(
+        "environment",
+        "OTELKIT_ENVIRONMENT",
+        _parse.non_empty,
+        "development",
+        "any name; `production` switches the exporter defaults to OTLP",
+        "`deployment.environment.name` of the resource.",
+    ),
+    Setting(
+        "resource_attributes",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        _parse.key_value_list,
+        MappingProxyType({}),
+        "`key=value` pairs separated by commas, values percent-encoded",
+        "Extra resource attributes; the keyword's entries are merged over the variable's.",
+        default_doc="—",
+        merge=True,
+    ),
+    Setting(
+        "service_name",
+        "OTEL_SERVICE_NAME",
+        _parse.non_empty,
+        _service_name_default,
+        "a non-empty name",
+        "`service.name` of the resource.",
+        default_doc="`service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else the script name",
+    ),
+    Setting(
+        "service_version",
+        "OTELKIT_SERVICE_VERSION",
+        _parse.optional_text,
+        None,
+        "any text",
+        "`service.version` of the resource.",
+    ),
+    Setting(
+        "metrics_exporters",
+        "OTEL_METRICS_EXPORTER",
+        _exporter_names,
+        _exporters_default("metrics"),
+        "a comma list of installed exporter plugins, or `none`",
+        "Where metrics go.",
+        default_doc="`prometheus`; `otlp` in production",
+    ),
+    Setting(
+        "traces_exporters",
+        "OTEL_TRACES_EXPORTER",
+        _exporter_names,
+        _exporters_default("traces"),
+        "a comma list of installed exporter plugins, or `none`",
+        "Where spans go.",
+        default_doc="`none`; `otlp` in production",
+    ),
+    Setting(
+        "logs_exporters",
+        "OTEL_LOGS_EXPORTER",
+        _exporter_names,
+        _exporters_default("logs"),
+        "a comma list of installed exporter plugins, or `none`",
+        "Where log records go (stdlib logging is bridged when this is not `none`).",
+        default_doc="`none`",
+    ),
+    Setting(
+        "metric_export_interval_ms",
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        _parse.positive_number,
+        60000.0,
+        "a number of milliseconds greater than 0",
+        "Push interval of push exporters (OTLP, console).",
+        keyword="metric_export_interval_ms",
+    ),
+    Setting(
+        "metric_export_timeout_ms",
+        "OTEL_METRIC_EXPORT_TIMEOUT",
+        _parse.positive_number,
+        30000.0,
+        "a number of milliseconds greater than 0",
+        "Time limit of one metric push.",
+    ),
+    Setting(
+        "traces_sampler",
+        "OTEL_TRACES_SAMPLER",
+        _parse.choice(*SAMPLERS),
+        "parentbased_always_on",
+        ", ".join(f"`{s}`" for s in SAMPLERS),
+        "Head sampler of the tracer provider.",
+    ),
+    Setting(
+        "traces_sampler_arg",
+        "OTEL_TRACES_SAMPLER_ARG",
+        _sampler_arg,
+        None,
+        "a ratio in [0, 1] (for the `traceidratio` samplers)",
+        "Sampling ratio; defaults to 1.0 for the ratio samplers.",
+    ),
+    Setting(
+        "instrument",
+        "OTELKIT_INSTRUMENT",
+        _instrument,
+        ("auto",),
+        "`auto`, `none`, or a comma list of " + ", ".join(f"`{i}`" for i in INTEGRATIONS),
+        "Which libraries `init_telemetry()` instruments.",
+    ),
+    Setting(
+        "http_buckets",
+        "OTELKIT_HTTP_BUCKETS",
+        _parse.number_list,
+        SEMCONV_DURATION_BUCKETS,
+        "a comma list of non-negative, strictly increasing numbers (seconds)",
+        "Boundaries of `http.server.request.duration`.",
+        default_doc="the semantic-convention advisory buckets (0.005 … 10)",
+    ),
+    Setting(
+        "http_excluded_urls",
+        "OTELKIT_HTTP_EXCLUDED_URLS",
+        _url_paths,
+        ("/healthz", "/readyz", "/metrics"),
+        "a comma list of paths, each starting with `/`; `/p/*` excludes `/p` and below",
+        "Requests to these paths are not measured (health probes, scrapes).",
+    ),
+    Setting(
+        "http_implementation",
+        "OTELKIT_HTTP_IMPLEMENTATION",
+        _parse.choice("otelkit", "contrib"),
+        "otelkit",
+        "`otelkit` (the lean middleware) or `contrib` (opentelemetry-instrumentation-asgi/-wsgi)",
+        "Which middleware `instrument_app()` installs; `contrib` needs `otelkit[contrib]`.",
+    ),
+    Setting(
+        "http_body_size",
+        "OTELKIT_HTTP_BODY_SIZE",
+        _parse.boolean,
+        False,
+        "`on`/`off` (or `true`/`false`)",
+        "Also record `http.server.request.body.size` and `http.server.response.body.size`.",
+    ),
+    Setting(
+        "system_metrics",
+        "OTELKIT_SYSTEM_METRICS",
+        _parse.boolean,
+        True,
+        "`on`/`off` (or `true`/`false`)",
+        "System and process metrics (CPU, memory, disk, network, threads, file descriptors) "
+        "from psutil; needs `otelkit[system]`.",
+    ),
+    Setting(
+        "shutdown_timeout_s",
+        "OTELKIT_SHUTDOWN_TIMEOUT",
+        _parse.positive_number,
+        5.0,
+        "a number of seconds greater than 0",
+        "Upper bound of the flush at exit and on SIGTERM.",
+        keyword="shutdown_timeout",
+    ),
+)

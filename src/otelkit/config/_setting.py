@@ -1,0 +1,174 @@
+"""``Setting``: one declared value, and how a value is resolved from it.
+
+Every setting is declared once as a ``Setting`` (keyword, env var, parser, default, accepted
+values, doc line). ``parse_setting`` reads keyword > environment > default, validates the value
+and raises ``ConfigError`` naming the variable, the value and what is accepted. The tables of
+declarations live elsewhere (``_core``, ``_alerting``, the exporter plugins); this module is
+the machinery they share, so it imports none of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+from otelkit._errors import ConfigError
+from otelkit.config import _parse
+
+__all__ = [
+    "Default",
+    "Setting",
+    "check_keywords",
+    "did_you_mean",
+    "parse_setting",
+    "parse_table",
+    "source_name",
+    "warn_unknown_variables",
+]
+
+T = TypeVar("T")
+
+Default = Callable[[Mapping[str, Any]], object]
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One configurable value: where it comes from, how it is parsed, what it means.
+
+    ``default`` is a value, or a function of the settings parsed before it (for defaults that
+    depend on the environment). ``secret`` values are masked in errors and reprs; a
+    ``required`` setting has no default and must be given.
+    """
+
+    key: str
+    env: str | None
+    parse: Callable[[object], T]
+    default: object
+    accepted: str
+    doc: str
+    keyword: str | None = None
+    secret: bool = False
+    default_doc: str | None = None
+    required: bool = False
+    merge: bool = False
+    """For mappings: the keyword's entries are merged over the variable's instead of replacing."""
+
+    @property
+    def kwarg(self) -> str:
+        return self.keyword if self.keyword is not None else self.key
+
+    def default_value(self, parsed: Mapping[str, Any]) -> object:
+        return self.default(parsed) if callable(self.default) else self.default
+
+    def describe_default(self) -> str:
+        if self.default_doc is not None:
+            return self.default_doc
+        if self.required:
+            return "required"
+        return "—" if self.default is None else f"`{_render(self.default)}`"
+
+
+def _render(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(_render(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def source_name(setting: Setting[Any], from_keyword: bool) -> str:
+    """How an error names a setting: its keyword if one was given, else its variable."""
+    if from_keyword or not setting.env:
+        return f"init_telemetry({setting.kwarg}=...)"
+    return setting.env
+
+
+def _shown(setting: Setting[Any], raw: object) -> str:
+    if setting.secret:
+        return "'***'"
+    shown = repr(raw)
+    return shown if len(shown) <= 80 else shown[:77] + "…"
+
+
+def parse_setting(
+    setting: Setting[T],
+    keywords: Mapping[str, object],
+    environ: Mapping[str, str],
+    parsed: Mapping[str, Any],
+    owner: str | None = None,
+) -> T:
+    """Resolve one setting: keyword > environment > default, validated.
+
+    ``owner`` names the exporter plugin that declared the setting, for the error messages.
+    """
+    in_environment = setting.env is not None and environ.get(setting.env, "").strip()
+    if setting.merge and in_environment and keywords.get(setting.kwarg) is not None:
+        base: Any = parse_setting(setting, {}, environ, parsed, owner)
+        override: Any = parse_setting(setting, keywords, {}, parsed, owner)
+        merged: Any = MappingProxyType({**base, **override})
+        return merged  # type: ignore[no-any-return]
+    if setting.kwarg in keywords and keywords[setting.kwarg] is not None:
+        raw: object = keywords[setting.kwarg]
+        from_keyword = True
+    elif in_environment:
+        raw = environ[setting.env]  # type: ignore[index]
+        from_keyword = False
+    elif setting.required:
+        needed_by = f"the {owner!r} exporter" if owner else "otelkit"
+        raise ConfigError(
+            f"{setting.env or setting.kwarg} is not set, and {needed_by} needs it "
+            f"(or init_telemetry({setting.kwarg}=...)). Accepted: {setting.accepted}."
+        )
+    else:
+        return setting.default_value(parsed)  # type: ignore[return-value]
+    try:
+        return setting.parse(raw)
+    except _parse.Invalid as exc:
+        raise ConfigError(
+            f"{source_name(setting, from_keyword)}={_shown(setting, raw)} is not valid: "
+            f"{exc.reason}. Accepted: {setting.accepted}."
+        ) from None
+
+
+def parse_table(
+    table: Sequence[Setting[Any]],
+    keywords: Mapping[str, object],
+    environ: Mapping[str, str],
+    owner: str | None = None,
+) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for setting in table:
+        parsed[setting.key] = parse_setting(setting, keywords, environ, parsed, owner)
+    return parsed
+
+
+def check_keywords(keywords: Mapping[str, object], known: Sequence[str]) -> None:
+    for name in keywords:
+        if name not in known:
+            raise ConfigError(
+                f"init_telemetry() got an unknown keyword argument {name!r}"
+                f"{did_you_mean(name, known)}. Accepted: {', '.join(sorted(known))}."
+            )
+
+
+def warn_unknown_variables(environ: Mapping[str, str], known: Sequence[str]) -> None:
+    """Warn about ``OTELKIT_*`` variables nobody reads: usually a typo."""
+    for name in sorted(environ):
+        if name.startswith("OTELKIT_") and name not in known:
+            warnings.warn(
+                f"otelkit: unknown environment variable {name}{did_you_mean(name, known)}; "
+                "it is ignored.",
+                UserWarning,
+                stacklevel=4,
+            )

@@ -1,0 +1,193 @@
+"""What this package reports: every instrument, under its semantic-convention name.
+
+Names and attributes follow the OpenTelemetry semantic conventions (``METRICS`` lists them):
+
+- ``system.cpu.utilization`` by ``cpu.mode`` (user, nice, system, idle, iowait, interrupt,
+  steal: the modes the conventions list), summed over all logical CPUs, so the modes of one
+  collection add up to 1. Per-CPU series (``cpu.logical_number``) are opt-in in the conventions
+  and cost ncpu * modes series; they are left out. Linux ``irq`` + ``softirq`` are
+  ``interrupt``; ``guest`` time is already inside ``user``/``nice`` and is not counted twice.
+- ``process.cpu.utilization`` by ``cpu.mode`` (user, system; the conventions require the
+  attribute), divided by the CPUs this process may run on (its affinity), so it is in [0, 1].
+- ``system.memory.usage``/``.utilization`` by ``system.memory.state`` with psutil's meaning of
+  each state (Linux ``used`` is total - available, as in procps ``free``; the states overlap).
+- ``system.filesystem.usage``/``.utilization`` by ``system.device``, ``system.filesystem.*``
+  (mountpoint, type, mode, state: used, free, reserved; the three add up to the size), for the
+  filesystems ``_filesystems`` selects.
+- ``system.network.io`` by ``network.interface.name`` and ``network.io.direction``.
+- ``system.cpu.load_average.1m``: not in the conventions; named and typed like the Collector's
+  hostmetrics receiver (gauge, unit ``{thread}``), on platforms with ``os.getloadavg``.
+- ``process.unix.file_descriptor.count`` (the conventions' name since
+  ``process.open_file_descriptor.count`` was deprecated), on platforms with file descriptors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from opentelemetry.semconv._incubating.attributes.cpu_attributes import CPU_MODE, CpuModeValues
+from opentelemetry.semconv._incubating.attributes.network_attributes import (
+    NETWORK_INTERFACE_NAME,
+    NETWORK_IO_DIRECTION,
+)
+from opentelemetry.semconv._incubating.attributes.system_attributes import (
+    SYSTEM_DEVICE,
+    SYSTEM_FILESYSTEM_MODE,
+    SYSTEM_FILESYSTEM_MOUNTPOINT,
+    SYSTEM_FILESYSTEM_STATE,
+    SYSTEM_FILESYSTEM_TYPE,
+    SYSTEM_MEMORY_STATE,
+    SystemMemoryStateValues,
+)
+from opentelemetry.semconv._incubating.metrics.process_metrics import (
+    PROCESS_CPU_UTILIZATION,
+    PROCESS_MEMORY_USAGE,
+    PROCESS_MEMORY_VIRTUAL,
+    PROCESS_THREAD_COUNT,
+    PROCESS_UNIX_FILE_DESCRIPTOR_COUNT,
+    PROCESS_UPTIME,
+)
+from opentelemetry.semconv._incubating.metrics.system_metrics import (
+    SYSTEM_CPU_UTILIZATION,
+    SYSTEM_FILESYSTEM_USAGE,
+    SYSTEM_FILESYSTEM_UTILIZATION,
+    SYSTEM_MEMORY_USAGE,
+    SYSTEM_MEMORY_UTILIZATION,
+    SYSTEM_NETWORK_IO,
+)
+
+__all__ = [
+    "COMPONENT",
+    "EXTRA_HINT",
+    "MEMORY_STATES",
+    "METRICS",
+    "MIN_WINDOW_S",
+    "PROCESS_CPU_MODES",
+    "SCOPE",
+    "SYSTEM_CPU_LOAD_AVERAGE_1M",
+    "SYSTEM_CPU_MODES",
+    "MetricSpec",
+]
+
+
+SCOPE: Final = "otelkit.system"
+COMPONENT: Final = "system"
+EXTRA_HINT: Final = "pip install 'otelkit[system]'"
+
+# Not in the semantic conventions; the Collector's hostmetrics receiver uses this name.
+SYSTEM_CPU_LOAD_AVERAGE_1M: Final = "system.cpu.load_average.1m"
+
+MIN_WINDOW_S: Final = 1.0
+
+
+# cpu.mode → the psutil cpu_times fields it sums (those a platform lacks are skipped).
+SYSTEM_CPU_MODES: Final = (
+    (CpuModeValues.USER.value, ("user",)),
+    (CpuModeValues.NICE.value, ("nice",)),
+    (CpuModeValues.SYSTEM.value, ("system",)),
+    (CpuModeValues.IDLE.value, ("idle",)),
+    (CpuModeValues.IOWAIT.value, ("iowait",)),
+    (CpuModeValues.INTERRUPT.value, ("irq", "softirq", "interrupt", "dpc")),
+    (CpuModeValues.STEAL.value, ("steal",)),
+)
+PROCESS_CPU_MODES: Final = (CpuModeValues.USER.value, CpuModeValues.SYSTEM.value)
+MEMORY_STATES: Final = tuple(
+    s.value
+    for s in (
+        SystemMemoryStateValues.USED,
+        SystemMemoryStateValues.FREE,
+        SystemMemoryStateValues.BUFFERS,
+        SystemMemoryStateValues.CACHED,
+    )
+)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One instrument of this module, as the catalog lists it."""
+
+    name: str
+    instrument: str
+    """``gauge``, ``counter`` or ``updowncounter`` (all observable)."""
+    unit: str
+    description: str
+    attributes: tuple[str, ...] = ()
+
+
+_FS_ATTRIBUTES = (
+    SYSTEM_DEVICE,
+    SYSTEM_FILESYSTEM_MOUNTPOINT,
+    SYSTEM_FILESYSTEM_TYPE,
+    SYSTEM_FILESYSTEM_MODE,
+    SYSTEM_FILESYSTEM_STATE,
+)
+
+METRICS: Final = (
+    MetricSpec(
+        SYSTEM_CPU_UTILIZATION,
+        "gauge",
+        "1",
+        "Share of the CPU time of all logical CPUs spent in each mode since the last collection.",
+        (CPU_MODE,),
+    ),
+    MetricSpec(
+        SYSTEM_MEMORY_USAGE, "updowncounter", "By", "Memory by state.", (SYSTEM_MEMORY_STATE,)
+    ),
+    MetricSpec(
+        SYSTEM_MEMORY_UTILIZATION,
+        "gauge",
+        "1",
+        "Memory by state as a fraction of the total.",
+        (SYSTEM_MEMORY_STATE,),
+    ),
+    MetricSpec(
+        SYSTEM_FILESYSTEM_USAGE,
+        "updowncounter",
+        "By",
+        "Space of each local filesystem by state.",
+        _FS_ATTRIBUTES,
+    ),
+    MetricSpec(
+        SYSTEM_FILESYSTEM_UTILIZATION,
+        "gauge",
+        "1",
+        "Space of each local filesystem by state as a fraction of its size.",
+        _FS_ATTRIBUTES,
+    ),
+    MetricSpec(
+        SYSTEM_NETWORK_IO,
+        "counter",
+        "By",
+        "Bytes sent and received by each network interface.",
+        (NETWORK_INTERFACE_NAME, NETWORK_IO_DIRECTION),
+    ),
+    MetricSpec(
+        SYSTEM_CPU_LOAD_AVERAGE_1M,
+        "gauge",
+        "{thread}",
+        "Load average over the last minute (runnable and uninterruptible threads).",
+    ),
+    MetricSpec(
+        PROCESS_CPU_UTILIZATION,
+        "gauge",
+        "1",
+        "CPU time of this process since the last collection, divided by the elapsed time and "
+        "the CPUs available to it.",
+        (CPU_MODE,),
+    ),
+    MetricSpec(
+        PROCESS_MEMORY_USAGE, "updowncounter", "By", "Physical memory of this process (RSS)."
+    ),
+    MetricSpec(
+        PROCESS_MEMORY_VIRTUAL, "updowncounter", "By", "Virtual memory of this process (VMS)."
+    ),
+    MetricSpec(PROCESS_THREAD_COUNT, "updowncounter", "{thread}", "Threads of this process."),
+    MetricSpec(
+        PROCESS_UNIX_FILE_DESCRIPTOR_COUNT,
+        "updowncounter",
+        "{file_descriptor}",
+        "File descriptors open in this process.",
+    ),
+    MetricSpec(PROCESS_UPTIME, "gauge", "s", "Time since this process started."),
+)

@@ -1,0 +1,31 @@
+"""Business metrics on the user's own functions: ``@timed``, ``@counted``, ``@traced``,
+``@track_inprogress``, and the ad-hoc ``record()`` / ``gauge()``.
+
+Decorators validate their arguments when they are applied (at import), create their instrument
+in otelkit's fast registry at once, and record into it on every call; whatever
+``init_telemetry()`` configures later exports it. Nothing here raises into the caller after
+decoration: an attribute function that fails is logged once and the call goes on.
+
+- ``_instruments``: the instruments in the fast registry, and the validation of their arguments;
+- ``_attributes``: the attributes of one call (static, or a function of its arguments);
+- ``_observer``: the wrapper around each call that every decorator shares;
+- ``_decorators``: ``timed``, ``counted``, ``track_inprogress``;
+- ``_traced``: ``traced``;
+- ``_record``: ``record()``;
+- ``_gauges``: ``gauge()`` and ``register_gauges()``.
+"""
+
+from otelkit.metrics._business._decorators import counted, timed, track_inprogress
+from otelkit.metrics._business._gauges import gauge, register_gauges
+from otelkit.metrics._business._record import record
+from otelkit.metrics._business._traced import traced
+
+__all__ = [
+    "counted",
+    "gauge",
+    "record",
+    "register_gauges",
+    "timed",
+    "traced",
+    "track_inprogress",
+]

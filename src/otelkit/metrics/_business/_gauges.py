@@ -1,0 +1,75 @@
+"""``gauge()``: values read by a callback at every collection, on every configuration.
+
+The callbacks are kept here, so ``register_gauges`` can create them on the meter provider of
+each configuration ``init_telemetry()`` builds, and ``gauge()`` creates a new one on the
+running configuration at once. A callback that raises is logged once and skipped for that
+collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from otelkit._errors import ConfigError, record_internal_error
+from otelkit.metrics._business._instruments import SCOPE, check_name
+from otelkit.metrics._fastpath import REGISTRY
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
+
+__all__ = ["gauge", "register_gauges"]
+
+
+def gauge(
+    name: str, callback: Callable[[], float | Mapping[tuple[tuple[str, Any], ...], float]]
+) -> None:
+    """Report ``callback()`` as the gauge ``name`` at every collection.
+
+    The callback returns a number, or a mapping from attribute tuples
+    (``(("queue", "high"),)``) to numbers. It is registered on the active configuration and on
+    every later one; a callback that raises is logged once and skipped for that collection.
+    """
+    check_name(name, "gauge")
+    if not callable(callback):
+        raise ConfigError(f"gauge({name!r}, callback={callback!r}): the callback must be callable.")
+    if name in _gauges or REGISTRY.has(name):
+        raise ConfigError(
+            f"gauge({name!r}): an instrument of that name already exists. Use one name per metric."
+        )
+    _gauges[name] = callback
+    from otelkit import _active
+
+    active = _active.current()
+    if active is not None and active._pipeline is not None:
+        register_gauges(active._pipeline.meter_provider, {name: callback})
+
+
+_gauges: dict[str, Callable[[], Any]] = {}
+
+
+def register_gauges(
+    provider: MeterProvider, gauges: Mapping[str, Callable[[], Any]] | None = None
+) -> None:
+    """Create the observable gauges on ``provider`` (all registered ones by default)."""
+    meter = provider.get_meter(SCOPE.name, SCOPE.version)
+    for name, callback in (gauges if gauges is not None else _gauges).items():
+        meter.create_observable_gauge(name, callbacks=[_observe(name, callback)])
+
+
+def _observe(
+    name: str, callback: Callable[[], Any]
+) -> Callable[[CallbackOptions], list[Observation]]:
+    def observe(options: CallbackOptions) -> list[Observation]:
+        try:
+            value = callback()
+            if isinstance(value, Mapping):
+                return [Observation(v, dict(k)) for k, v in value.items()]
+            return [Observation(value)]
+        except Exception as exc:
+            record_internal_error(f"gauge {name}", exc)
+            return []
+
+    return observe

@@ -1,0 +1,48 @@
+"""otelkit's own pre-aggregating instruments for the hot path, fed to the SDK at collection time.
+
+An OpenTelemetry SDK ``Histogram.record`` walks the measurement pipeline (measurement object,
+exemplar filter, per-reader storages, attribute hashing) on every call; that is most of an HTTP
+request's telemetry budget. Here a series is found once per attribute set (a dict lookup by a
+small tuple the caller builds) and recording is a bisect and a few additions under the series'
+own lock. When a reader collects, every series becomes an OpenTelemetry data point and is added
+to what the SDK collected, in the reader's temporality: the exporters, the Prometheus exposition
+and the in-memory test reader see ordinary OTel metric data.
+
+What the SDK would do and this keeps: explicit-bucket histograms with count, sum, min and max;
+cumulative and delta temporality per reader (delta min/max per interval); a cardinality limit
+per instrument with overflow into ``otel.metric.overflow=true``. What it does not do: views and
+exemplars do not apply to these instruments (their buckets are set by otelkit's settings).
+
+The hook into a reader is a private SDK seam (``otelkit._sdk_compat``); without it the same
+instruments forward every measurement to SDK instruments (``_fallback``).
+
+Modules: ``_series`` (one attribute set's values), ``_instruments`` (series by attribute set,
+turned into metrics), ``_readers`` (per-reader state, the collection hook), ``_fallback`` (the
+forwarding series), ``_registry`` (the process's instruments and readers).
+"""
+
+from otelkit.metrics._fastpath._instruments import (
+    DEFAULT_CARDINALITY_LIMIT,
+    OVERFLOW_ATTRIBUTES,
+    FastHistogram,
+    FastSum,
+    Store,
+    _Instrument,
+)
+from otelkit.metrics._fastpath._registry import REGISTRY, Registry, fast_path_usable
+from otelkit.metrics._fastpath._series import _HistogramSeries, _SumSeries, integral
+
+__all__ = [
+    "DEFAULT_CARDINALITY_LIMIT",
+    "OVERFLOW_ATTRIBUTES",
+    "REGISTRY",
+    "FastHistogram",
+    "FastSum",
+    "Registry",
+    "Store",
+    "_HistogramSeries",
+    "_Instrument",
+    "_SumSeries",
+    "fast_path_usable",
+    "integral",
+]

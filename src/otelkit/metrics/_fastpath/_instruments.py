@@ -1,0 +1,343 @@
+"""Fast instruments: series by attribute set, turned into OpenTelemetry metrics on collection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Mapping, MutableSequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    NumberDataPoint,
+    Sum,
+)
+
+from otelkit.metrics._fastpath._fallback import (
+    ForwardingHistogramSeries,
+    ForwardingSumSeries,
+    forwards,
+)
+from otelkit.metrics._fastpath._series import INF, _HistogramSeries, _SumSeries, integral
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.util.types import Attributes
+
+    from otelkit.metrics._fastpath._readers import ReaderState
+
+DEFAULT_CARDINALITY_LIMIT = 2000
+OVERFLOW_ATTRIBUTES: Mapping[str, Any] = {"otel.metric.overflow": True}
+_OVERFLOW_KEY = object()
+
+AttributesArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+
+
+class Store(Protocol):
+    """Where series keep their values when processes share them (``_multiprocess``)."""
+
+    def allocate(
+        self, instrument: _Instrument, attributes: Attributes, size: int
+    ) -> MutableSequence[float]:
+        """Zeroed storage for ``size`` numbers of one series of ``instrument``."""
+        ...
+
+
+def _allocated(
+    store: Store, instrument: _Instrument, attributes: Attributes, cells: MutableSequence[float]
+) -> MutableSequence[float]:
+    """Cells in ``store``; if that fails (a full disk), the series stays in memory: left out
+    of the other processes' scrapes, but no measurement is lost or raises."""
+    try:
+        return store.allocate(instrument, attributes, len(cells))
+    except Exception as exc:
+        from otelkit._errors import record_internal_error
+
+        record_internal_error("multi-process store", exc)
+        return cells
+
+
+class _Instrument:
+    """Series by key, created on first use, at most ``limit - 1`` plus the overflow series.
+
+    ``sink`` is None on the fast path; without the reader seam it is the SDK instrument
+    every new series forwards to (``_fallback``).
+    """
+
+    kind: str
+    """``histogram``, ``counter`` or ``up_down_counter``: how readers pick a temporality."""
+
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        description: str,
+        scope: InstrumentationScope,
+        limit: int,
+    ) -> None:
+        self.name = name
+        self.unit = unit
+        self.description = description
+        self.scope = scope
+        self.limit = limit
+        self._series: dict[Hashable, Any] = {}
+        self._create_lock = threading.Lock()
+        self.transient = False
+        self.store: Store | None = None
+        self.sink: Any = None
+
+    def _new_series(self, attributes: Attributes) -> Any:
+        raise NotImplementedError
+
+    def _series_for(self, key: Hashable, attributes: AttributesArg) -> Any:
+        series = self._series.get(key)
+        if series is not None:
+            return series
+        with self._create_lock:
+            series = self._series.get(key)
+            if series is not None:
+                return series
+            if len(self._series) >= self.limit - 1:
+                key, attributes = _OVERFLOW_KEY, OVERFLOW_ATTRIBUTES
+                series = self._series.get(key)
+                if series is not None:
+                    return series
+            resolved = attributes() if callable(attributes) else attributes
+            series = self._new_series(dict(resolved))
+            if self.store is not None and not forwards(series):
+                series.cells = _allocated(self.store, self, series.attributes, series.cells)
+            self._series[key] = series
+            return series
+
+    def all_series(self) -> list[Any]:
+        return list(self._series.values())
+
+    def collect(self, state: ReaderState, now: int) -> Metric | None:
+        """This instrument as one OTel metric, in the reader's temporality; None if empty."""
+        delta = state.is_delta(self)
+        points = self._points(state, now, delta)
+        if not points:
+            return None
+        temporality = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
+        return Metric(
+            name=self.name,
+            description=self.description,
+            unit=self.unit,
+            data=self._data(points, temporality),
+        )
+
+    def _points(self, state: ReaderState, now: int, delta: bool) -> list[Any]:
+        raise NotImplementedError
+
+    def _data(self, points: list[Any], temporality: AggregationTemporality) -> Any:
+        raise NotImplementedError
+
+    def forward_to(self, provider: MeterProvider) -> int:
+        """From now on record through an SDK instrument of ``provider``.
+
+        What the fast series recorded before (measurements before ``init_telemetry()``) is
+        carried over for sums; a histogram's cannot be replayed exactly and is dropped: the
+        number of dropped measurements is returned.
+        """
+        scope = self.scope
+        meter = provider.get_meter(scope.name, scope.version, scope.schema_url, scope.attributes)
+        with self._create_lock:
+            self.sink = self._create_sdk_instrument_with(meter)
+            previous, self._series = self._series, {}
+        dropped = 0
+        for series in previous.values():
+            if isinstance(series, _SumSeries) and series.value:
+                self.sink.add(integral(series.value), series.attributes)
+            elif isinstance(series, _HistogramSeries):
+                dropped += series.count
+        return dropped
+
+    def _create_sdk_instrument_with(self, meter: Any) -> Any:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        with self._create_lock:
+            self._series = {}
+            self.sink = None
+
+    def use_store(self, store: Store | None) -> None:
+        """Move every series' values into ``store`` (None: back into this process's memory)."""
+        with self._create_lock:
+            self.store = store
+            for series in self._series.values():
+                if forwards(series):
+                    continue
+                with series.lock:
+                    old = series.cells
+                    new: MutableSequence[float] = [0] * len(old)
+                    if store is not None:
+                        new = _allocated(store, self, series.attributes, new)
+                    for index, value in enumerate(old):
+                        new[index] = value
+                    series.cells = new
+
+    def reset_after_fork(self, store: Store | None) -> None:
+        """In a forked child: every series from zero, in ``store`` or in memory; new locks.
+
+        The series objects stay (instrumentations hold on to some of them); what the parent
+        recorded before the fork stays the parent's.
+        """
+        self._create_lock = threading.Lock()
+        self.store = store
+        for series in self._series.values():
+            series.reset()
+            if store is not None and not forwards(series):
+                series.cells = _allocated(store, self, series.attributes, series.cells)
+
+
+class FastHistogram(_Instrument):
+    """An explicit-bucket histogram; ``record(key, attributes, value)`` on the hot path."""
+
+    kind = "histogram"
+
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        description: str,
+        scope: InstrumentationScope,
+        boundaries: tuple[float, ...],
+        limit: int = DEFAULT_CARDINALITY_LIMIT,
+    ) -> None:
+        super().__init__(name, unit, description, scope, limit)
+        self.boundaries = tuple(float(b) for b in boundaries)
+        self.slots = 0
+
+    def _new_series(self, attributes: Attributes) -> _HistogramSeries:
+        if self.sink is not None:
+            return ForwardingHistogramSeries(attributes, self.boundaries, self.sink)
+        return _HistogramSeries(attributes, self.boundaries, self.slots)
+
+    def _create_sdk_instrument_with(self, meter: Any) -> Any:
+        return meter.create_histogram(
+            self.name,
+            unit=self.unit,
+            description=self.description,
+            explicit_bucket_boundaries_advisory=list(self.boundaries),
+        )
+
+    def series(self, key: Hashable, attributes: AttributesArg) -> _HistogramSeries:
+        """The series for ``key``; ``attributes`` (or a function giving them) is used once."""
+        series: _HistogramSeries = self._series_for(key, attributes)
+        return series
+
+    def record(self, key: Hashable, attributes: AttributesArg, value: float) -> None:
+        self._series_for(key, attributes).record(value)
+
+    def _points(self, state: ReaderState, now: int, delta: bool) -> list[Any]:
+        slot = state.slots.get(id(self), -1)
+        points = []
+        for series in self.all_series():
+            with series.lock:
+                counts, total, count = series.read()
+                low, high = series.min, series.max
+                if delta and slot >= 0:
+                    low, high = series.interval_min[slot], series.interval_max[slot]
+                    series.interval_min[slot], series.interval_max[slot] = INF, -INF
+            start = series.start_ns
+            if delta:
+                previous = state.previous.get(id(series))
+                state.previous[id(series)] = (counts, total, count)
+                if previous is not None:
+                    counts = [a - b for a, b in zip(counts, previous[0], strict=True)]
+                    total, count = total - previous[1], count - previous[2]
+                    start = state.last_ns
+                if count == 0:
+                    continue
+            points.append(
+                HistogramDataPoint(
+                    attributes=series.attributes,
+                    start_time_unix_nano=start,
+                    time_unix_nano=now,
+                    count=count,
+                    sum=total,
+                    bucket_counts=counts,
+                    explicit_bounds=list(self.boundaries),
+                    min=low,
+                    max=high,
+                    exemplars=[],
+                )
+            )
+        return points
+
+    def _data(self, points: list[Any], temporality: AggregationTemporality) -> Histogram:
+        return Histogram(data_points=points, aggregation_temporality=temporality)
+
+    def add_slot(self) -> int:
+        with self._create_lock:
+            slot = self.slots
+            self.slots += 1
+            for series in self._series.values():
+                series.add_slot()
+        return slot
+
+
+class FastSum(_Instrument):
+    """A counter (monotonic) or up-down counter."""
+
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        description: str,
+        scope: InstrumentationScope,
+        monotonic: bool,
+        limit: int = DEFAULT_CARDINALITY_LIMIT,
+    ) -> None:
+        super().__init__(name, unit, description, scope, limit)
+        self.monotonic = monotonic
+        self.kind = "counter" if monotonic else "up_down_counter"
+
+    def _new_series(self, attributes: Attributes) -> _SumSeries:
+        if self.sink is not None:
+            return ForwardingSumSeries(attributes, self.sink)
+        return _SumSeries(attributes)
+
+    def _create_sdk_instrument_with(self, meter: Any) -> Any:
+        create = meter.create_counter if self.monotonic else meter.create_up_down_counter
+        return create(self.name, unit=self.unit, description=self.description)
+
+    def series(self, key: Hashable, attributes: AttributesArg) -> _SumSeries:
+        series: _SumSeries = self._series_for(key, attributes)
+        return series
+
+    def add(self, key: Hashable, attributes: AttributesArg, amount: float) -> None:
+        self._series_for(key, attributes).add(amount)
+
+    def _points(self, state: ReaderState, now: int, delta: bool) -> list[Any]:
+        points = []
+        for series in self.all_series():
+            with series.lock:
+                value = integral(series.cells[0])
+            start = series.start_ns
+            if delta:
+                previous = state.previous.get(id(series))
+                state.previous[id(series)] = (value,)
+                if previous is not None:
+                    value -= previous[0]
+                    start = state.last_ns
+                if value == 0 and previous is not None:
+                    continue
+            points.append(
+                NumberDataPoint(
+                    attributes=series.attributes,
+                    start_time_unix_nano=start,
+                    time_unix_nano=now,
+                    value=value,
+                    exemplars=[],
+                )
+            )
+        return points
+
+    def _data(self, points: list[Any], temporality: AggregationTemporality) -> Sum:
+        return Sum(
+            data_points=points, aggregation_temporality=temporality, is_monotonic=self.monotonic
+        )
