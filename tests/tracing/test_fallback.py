@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import otelkit
 from otelkit import _sdk_compat, testing
 from otelkit.tracing._spans import LightSpan, SdkSpan, SpanFactory
+from tests.fixtures.sdk_changes import rename
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,14 +35,15 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 def without_processor_seam(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> Iterator[None]:
-    """As if the SDK had renamed ``TracerProvider._active_span_processor``; probed again."""
+    """As if an SDK release had renamed ``TracerProvider._active_span_processor`` (the SDK
+    still reaches it, otelkit no longer does); probed again, and again once restored."""
     with monkeypatch.context() as patched:
-        patched.setattr(_sdk_compat, "_ACTIVE_SPAN_PROCESSOR", "_span_processor_of_sdk_2")
+        rename(TracerProvider, "_active_span_processor", patched)
         with caplog.at_level(logging.WARNING, logger="otelkit"):
             results = _sdk_compat.probe_all()
         assert results[_sdk_compat.SPAN_PROCESSOR] is False
         assert results[_sdk_compat.SPAN_LIMITS] is True
-        assert "tracing.span_processor" in caplog.text
+        assert _sdk_compat.SPAN_PROCESSOR in caplog.text
         yield
     assert _sdk_compat.probe_all()[_sdk_compat.SPAN_PROCESSOR]
 
@@ -168,3 +170,29 @@ def test_the_factory_starts_sdk_spans_behind_the_light_span_interface() -> None:
     assert not isinstance(unsampled, LightSpan)
     provider.shutdown()
     dropping.shutdown()
+
+
+def test_without_the_limits_seam_light_spans_read_the_limits_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As if an SDK release had renamed ``TracerProvider._span_limits``."""
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "1")
+    monkeypatch.setenv("OTEL_SPAN_EVENT_COUNT_LIMIT", "1")
+    with monkeypatch.context() as patched:
+        rename(TracerProvider, "_span_limits", patched)
+        assert _sdk_compat.probe_all()[_sdk_compat.SPAN_LIMITS] is False
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(shutdown_on_exit=False)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        factory = SpanFactory(provider, InstrumentationScope("otelkit.test"))
+        assert factory.light
+        span = factory.start("x", None, SpanKind.SERVER, {"a": 1, "b": 2}, 1)
+        span.add_event("one", timestamp=2)
+        span.add_event("two", timestamp=3)
+        span.end(4)
+        provider.shutdown()
+    assert _sdk_compat.probe_all()[_sdk_compat.SPAN_LIMITS]
+    (exported,) = exporter.get_finished_spans()
+    assert dict(exported.attributes or {}) == {"b": 2}
+    assert [e.name for e in exported.events] == ["two"]
+    assert (exported.dropped_attributes, exported.dropped_events) == (1, 1)

@@ -71,9 +71,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles(graph) == [["a.b", "a.c", "a.d"]]
 
 
-@pytest.mark.parametrize(
-    "path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
-)
+@pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
 def test_no_module_over_400_lines(path: Path) -> None:
     """A module longer than this has, in this code base, always turned out to hold two jobs."""
     lines = len(path.read_text().splitlines())

@@ -305,8 +305,8 @@ class VaultPlugin(ExporterPlugin):
     name = "vault"
     signals = frozenset({"metrics"})
     settings = (
-        Setting("url", "VAULT_METRICS_URL", _text, None, "an https:// URL",
-                "Where vault metrics go.", required=True),
+        Setting(key="url", env="VAULT_METRICS_URL", parse=_text, accepted="an https:// URL",
+                doc="Where vault metrics go.", required=True),
     )
 
     def metric_reader(self, resource):

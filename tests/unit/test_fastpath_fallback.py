@@ -72,7 +72,9 @@ def points(data: MetricsData | None) -> dict[tuple[str, Any], dict[str, Any]]:
                     fields["unit"], fields["description"] = metric.unit, metric.description
                     fields["temporality"] = getattr(metric.data, "aggregation_temporality", None)
                     key = (metric.name, tuple(sorted(point.attributes.items())))
-                    found[key] = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+                    found[key] = {
+                        k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()
+                    }
     return found
 
 
@@ -82,7 +84,9 @@ class PlainAndFallback:
     def __init__(self, temporality: dict[type, AggregationTemporality] | None) -> None:
         self.sdk_reader = InMemoryMetricReader(preferred_temporality=temporality)
         self.fast_reader = InMemoryMetricReader(preferred_temporality=temporality)
-        view = View(instrument_name="op.duration", aggregation=ExplicitBucketHistogramAggregation(BOUNDS))
+        view = View(
+            instrument_name="op.duration", aggregation=ExplicitBucketHistogramAggregation(BOUNDS)
+        )
         self.sdk = MeterProvider([self.sdk_reader], RESOURCE, views=[view], shutdown_on_exit=False)
         self.fast = MeterProvider([self.fast_reader], RESOURCE, shutdown_on_exit=False)
         meter = self.sdk.get_meter("fast", "1.0")
@@ -94,9 +98,15 @@ class PlainAndFallback:
         self.registry = Registry()
         self.registry.attach([self.fast_reader], RESOURCE, self.fast)
         self.fast_instruments = (
-            self.registry.histogram("op.duration", unit="s", description="d", scope=SCOPE, boundaries=BOUNDS),
-            self.registry.sum("op.calls", unit="{call}", description="c", scope=SCOPE, monotonic=True),
-            self.registry.sum("op.active", unit="{op}", description="a", scope=SCOPE, monotonic=False),
+            self.registry.histogram(
+                "op.duration", unit="s", description="d", scope=SCOPE, boundaries=BOUNDS
+            ),
+            self.registry.sum(
+                "op.calls", unit="{call}", description="c", scope=SCOPE, monotonic=True
+            ),
+            self.registry.sum(
+                "op.active", unit="{op}", description="a", scope=SCOPE, monotonic=False
+            ),
         )
 
     def workload(self, seed: int, n: int = 300) -> None:
@@ -157,7 +167,9 @@ def test_the_hot_path_is_the_fast_series_when_the_seam_holds() -> None:
     try:
         registry = Registry()
         registry.attach([reader], RESOURCE, provider)
-        histogram = registry.histogram("h", unit="s", description="", scope=SCOPE, boundaries=BOUNDS)
+        histogram = registry.histogram(
+            "h", unit="s", description="", scope=SCOPE, boundaries=BOUNDS
+        )
         assert not registry.forwarding
         assert type(histogram.series(("k",), {"k": "v"})) is _HistogramSeries
     finally:
@@ -209,7 +221,9 @@ def test_forwarding_series_are_what_instrumentations_hold(renamed_reader_seam: s
     try:
         registry = Registry()
         registry.attach([reader], RESOURCE, provider)
-        histogram = registry.histogram("h", unit="s", description="", scope=SCOPE, boundaries=BOUNDS)
+        histogram = registry.histogram(
+            "h", unit="s", description="", scope=SCOPE, boundaries=BOUNDS
+        )
         series = histogram.series(("k",), {"k": "v"})
         assert isinstance(series, ForwardingHistogramSeries)
         series.record(0.2)

@@ -92,4 +92,3 @@ def test_a_renamed_internal_fails_its_seam_with_one_warning(
     (warning,) = [r.getMessage() for r in caplog.records if seam in r.getMessage()]
     assert f"opentelemetry-sdk {_sdk_compat.SDK_VERSION}" in warning
     assert _sdk_compat.SEAMS[seam].fallback in warning
-

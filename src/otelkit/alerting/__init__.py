@@ -1,6 +1,6 @@
 """In-process alerting: rules evaluated on a background thread from the SDK's own metric data.
 
-For setups without Prometheus (DESIGN §7). One module, one job:
+For setups without Prometheus. One module, one job:
 
 - ``_rules``: ``AlertRule``, the public value type, and its validation;
 - ``_matchers``: the attribute conditions of a rule (``where``, ``numerator``, ``denominator``);

@@ -35,19 +35,23 @@ T = TypeVar("T")
 Default = Callable[[Mapping[str, Any]], object]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Setting(Generic[T]):
-    """One configurable value: where it comes from, how it is parsed, what it means.
+    """One variable (and keyword) otelkit or a plugin reads; every field is given by name.
 
-    ``default`` is a value, or a function of the settings parsed before it (for defaults that
-    depend on the environment). ``secret`` values are masked in errors and reprs; a
-    ``required`` setting has no default and must be given.
+    ``key`` is the name in the parsed options; ``env`` the environment variable; ``parse`` turns
+    the raw value (an environment string or a keyword's value) into the typed one or raises
+    ``InvalidValue`` (anything else it raises is reported the same way); ``default`` is used
+    when neither is given (a value, or a function of the options parsed before it);
+    ``accepted`` and ``doc`` are the error message's and the docs' words; ``keyword`` is the
+    ``init_telemetry()`` keyword (default: ``key``); ``secret`` values are masked in errors and
+    reprs; a ``required`` setting has no default and must be given.
     """
 
     key: str
-    env: str | None
+    env: str | None = None
     parse: Callable[[object], T]
-    default: object
+    default: object = None
     accepted: str
     doc: str
     keyword: str | None = None

@@ -5,11 +5,13 @@ settings it reads; otelkit parses and validates those settings at ``init_telemet
 the plugins chosen), instantiates the plugin with them, and asks it for a metric reader, a span
 exporter and/or a log exporter. Loading a plugin imports its module, so only chosen plugins are
 loaded and ``import otelkit`` stays cheap.
+
+A name that no plugin has but that an OpenTelemetry exporter package registers in the SDK's
+auto-configuration groups (``opentelemetry_<signal>_exporter``) becomes a ``StandardExporter``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -18,7 +20,7 @@ from otelkit._errors import ConfigError
 from otelkit.config import _settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from opentelemetry.sdk._logs.export import LogRecordExporter
     from opentelemetry.sdk.metrics.export import MetricReader
@@ -40,30 +42,8 @@ STANDARD_GROUPS = MappingProxyType(
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, kw_only=True)
-class Setting(_settings.Setting[T]):
-    """One variable (and keyword) a plugin reads; every field is given by name.
-
-    ``key`` is the name in the plugin's ``options``; ``env`` the environment variable;
-    ``parse`` turns the raw value (an environment string or a keyword's value) into the typed
-    one or raises ``InvalidValue`` (anything else it raises is reported the same way);
-    ``default`` is used when neither is given (a value, or a function of the options parsed
-    before it); ``accepted`` and ``doc`` are the error message's and the docs' words;
-    ``keyword`` is the ``init_telemetry()`` keyword (default: ``key``); ``secret`` values are
-    masked in errors; a ``required`` setting has no default.
-    """
-
-    key: str
-    env: str | None = None
-    parse: Callable[[object], T]
-    default: object = None
-    accepted: str
-    doc: str
-    keyword: str | None = None
-    secret: bool = False
-    default_doc: str | None = None
-    required: bool = False
-    merge: bool = False
+Setting = _settings.Setting
+"""One variable (and keyword) a plugin reads, declared with every field by name."""
 
 
 class ExporterPlugin:

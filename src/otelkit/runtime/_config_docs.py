@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from otelkit.config import _settings as _config
+from otelkit.runtime import _resource
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,6 +54,7 @@ def render(plugins: Sequence[type[ExporterPlugin]]) -> str:
         'takes where the plugin supports it (`exporters="otlp"`: all three signals).',
         "",
     ]
+    lines += ["## Resource", "", *_table([_resource.RESOURCE_DETECTORS]), ""]
     for plugin in plugins:
         lines += [f"## Exporter `{plugin.name}`", ""]
         lines.append(f"Signals: {', '.join(sorted(plugin.signals))}.")

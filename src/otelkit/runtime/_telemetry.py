@@ -254,7 +254,9 @@ def init_telemetry(
     Every argument overrides its environment variable (see docs/configuration.md), which
     overrides the default. All configuration is validated here: a bad value raises
     ``ConfigError`` before anything is started. A second call warns and returns the first
-    handle.
+    handle. Besides the core keywords, those of the built-in plugins are typed
+    (``PluginKeywords``); those of other installed plugins are accepted at run time, and any
+    other keyword is a ``ConfigError`` naming the closest known one.
     """
     # Every parameter, as given (the typed ones are exactly the core settings' keywords).
     arguments = {k: v for k, v in locals().items() if k != "plugin_settings"}
