@@ -1,4 +1,4 @@
-"""Developer tasks: `nox -s tests`, `lint`, `typecheck`, `sdk`, `python`, `bench`, `demo`, `docs`."""
+"""Developer tasks: `nox -s tests`, `lint`, `typecheck`, `sdk`, `python`, `bench`, `docs`…"""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def test_a_reader_added_after_init_sees_http_and_business_metrics(
     telemetry._pipeline.meter_provider.add_metric_reader(late)
     client = shop().test_client()
     for index in range(4):
-        assert client.get(f"/items/{index}").status_code == 200
+        assert client.get(f"/items/{index}", buffered=True).status_code == 200
     send_invoice()
     send_invoice()
     (duration,) = values(late, DURATION)

@@ -203,7 +203,7 @@ def test_http_and_business_metrics_are_exact_through_init_telemetry_without_the_
     app = otelkit.instrument_app(shop)
     client = app.test_client()
     for index in range(7):
-        assert client.get(f"/items/{index}").status_code == 200
+        assert client.get(f"/items/{index}", buffered=True).status_code == 200
     for _ in range(3):
         place_order()
     (duration,) = testing.points(telemetry, "http.server.request.duration")
@@ -231,3 +231,20 @@ def test_forwarding_series_are_what_instrumentations_hold(renamed_reader_seam: s
         assert (point["count"], point["sum"], point["explicit_bounds"]) == (1, 0.2, list(BOUNDS))
     finally:
         provider.shutdown()
+
+
+def test_the_prometheus_exposition_counts_exactly_without_the_seam(
+    renamed_reader_seam: str,
+) -> None:
+    from otelkit.exporters.prometheus import _endpoint
+
+    telemetry = otelkit.init_telemetry(
+        "fallback", exporters="prometheus", prometheus_port=0, instrument="none"
+    )
+    for _ in range(4):
+        place_order()
+    assert _endpoint._current is not None
+    body = _endpoint._current.scrape().decode()
+    totals = [line for line in body.splitlines() if line.startswith("orders_placed_total")]
+    assert [float(line.rsplit(" ", 1)[1]) for line in totals] == [4.0]
+    telemetry.shutdown()

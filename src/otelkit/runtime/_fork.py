@@ -144,9 +144,9 @@ def _renew_resource(pipeline: Pipeline, settings: Settings) -> bool:
     """The child's ``process.pid`` and ``service.instance.id`` on every provider; without the
     seam only otelkit's own uses (fast instruments, plugins) get them."""
     update = Resource(per_process(settings))
+    pipeline.resource = pipeline.resource.merge(update)  # first: whatever fails below
+    REGISTRY.set_resource(pipeline.resource)
     if not _sdk_compat.usable(_sdk_compat.UPDATE_RESOURCE):
-        pipeline.resource = pipeline.resource.merge(update)
-        REGISTRY.set_resource(pipeline.resource)
         return False
     # The SDK's own fork hooks merge the process-dependent detectors the same way.
     pipeline.resource = _sdk_compat.update_resource(pipeline.meter_provider, update)

@@ -29,7 +29,7 @@ from otelkit.metrics._fastpath._instruments import (
     Store,
     _Instrument,
 )
-from otelkit.metrics._fastpath._registry import REGISTRY, Registry, fast_path_usable
+from otelkit.metrics._fastpath._registry import REGISTRY, Registry
 from otelkit.metrics._fastpath._series import _HistogramSeries, _SumSeries, integral
 
 __all__ = [
@@ -43,6 +43,5 @@ __all__ = [
     "_HistogramSeries",
     "_Instrument",
     "_SumSeries",
-    "fast_path_usable",
     "integral",
 ]
