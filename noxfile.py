@@ -22,6 +22,8 @@ nox.options.sessions = [
 ]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
+# A session whose Python is missing fails: `python` must not pass without running.
+nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 SERVER_PACKAGES = ("prometheus", "postgresql", "redis-server")

@@ -2,7 +2,7 @@
 and prometheus_client's ``Histogram.labels(...).observe()``.
 
 Each variant times the same trivial function (it returns its argument) ``CALLS`` times per
-round; the figure is µs per call. DESIGN §10's target: ``@timed`` costs at most 1.3 times the
+round; the figure is µs per call. The budget: ``@timed`` costs at most 1.3 times the
 prometheus_client call (the overhead above the bare call is what the ratio compares).
 """
 

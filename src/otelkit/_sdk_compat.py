@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ class Seam:
 
 SEAMS: dict[str, Seam] = {}
 _usable: dict[str, bool] = {}
+"""The last probe's results; replaced whole, never emptied (a concurrent ``usable()``)."""
+_warned: set[str] = set()
+"""The failed seams already warned about in this process (until one passes again)."""
 
 
 def seam(name: str, *, feature: str, fallback: str) -> Callable[[Callable[[], bool]], Seam]:
@@ -67,11 +71,16 @@ def seam(name: str, *, feature: str, fallback: str) -> Callable[[Callable[[], bo
 
 
 def probe_all() -> dict[str, bool]:
-    """Probe every seam (at ``init_telemetry()``); one WARNING per seam that fails."""
-    results: dict[str, bool] = {}
+    """Probe every seam (at ``init_telemetry()``); one WARNING per seam that fails, unless
+    this process already warned about it (a failure first found by ``usable()`` included)."""
+    global _usable
+    results = {declared.name: _passes(declared) for declared in SEAMS.values()}
+    _usable = dict(results)  # one assignment: usable() sees the old results or the new
     for declared in SEAMS.values():
-        results[declared.name] = ok = _passes(declared)
-        if not ok and _usable.get(declared.name, True):
+        if results[declared.name]:
+            _warned.discard(declared.name)
+        elif declared.name not in _warned:
+            _warned.add(declared.name)
             logger.warning(
                 "otelkit: opentelemetry-sdk %s changed an internal that %s relies on (%s); %s",
                 SDK_VERSION,
@@ -79,16 +88,15 @@ def probe_all() -> dict[str, bool]:
                 declared.name,
                 declared.fallback,
             )
-    _usable.clear()
-    _usable.update(results)
     return results
 
 
 def usable(name: str) -> bool:
     """Whether the seam passed its last probe (probed on first ask before ``probe_all()``)."""
-    ok = _usable.get(name)
+    table = _usable
+    ok = table.get(name)
     if ok is None:
-        _usable[name] = ok = _passes(SEAMS[name])
+        table[name] = ok = _passes(SEAMS[name])
     return ok
 
 
@@ -113,11 +121,15 @@ def _throwaway_provider(*readers: MetricReader) -> Iterator[MeterProvider]:
         provider.shutdown()
 
 
-def _values(data: MetricsData | None, name: str) -> list[Any]:
-    """The values of metric ``name``'s points in one collection."""
+def _points(data: MetricsData | None, name: str) -> list[Any]:
+    """The points of metric ``name`` in one collection."""
     found = data.resource_metrics if data is not None else []
     metrics = [m for rm in found for sm in rm.scope_metrics for m in sm.metrics if m.name == name]
-    return [getattr(point, "value", None) for m in metrics for point in m.data.data_points]
+    return [point for m in metrics for point in m.data.data_points]
+
+
+def _values(data: MetricsData | None, name: str) -> list[Any]:
+    return [getattr(point, "value", None) for point in _points(data, name)]
 
 
 def _renew_lock(owner: object, attribute: str, factory: Callable[[], object]) -> None:
@@ -217,7 +229,11 @@ def clear_metric_aggregates(provider: MeterProvider) -> None:
                 if not isinstance(match._attributes_aggregation, dict):
                     raise TypeError("_ViewInstrumentMatch._attributes_aggregation is not a dict")
                 match._attributes_aggregation = {}
-                match._previous_collection_start_nanos = None
+                # SDK >= 1.45.1 starts a new delta aggregate where the last collection began;
+                # 1.45.0 has no such attribute. Never assigned blindly (a renamed one would
+                # leave the parent's start time in place): the probe checks the start time.
+                if "_previous_collection_start_nanos" in vars(match):
+                    match._previous_collection_start_nanos = None
 
 
 @seam(
@@ -232,10 +248,14 @@ def _probe_clear_aggregates() -> bool:
     with _throwaway_provider(*readers) as provider:
         counter = provider.get_meter("otelkit.probe").create_counter("otelkit.probe")
         counter.add(4, {"k": "v"})
+        readers[1].get_metrics_data()  # a delta collection: the SDK notes when it began
+        cleared_at = time.time_ns()
         clear_metric_aggregates(provider)
         counter.add(1, {"k": "v"})
-        totals = [_values(reader.get_metrics_data(), "otelkit.probe") for reader in readers]
-    return totals == [[1], [1]]
+        data = [reader.get_metrics_data() for reader in readers]
+    totals = [_values(collected, "otelkit.probe") for collected in data]
+    starts = [point.start_time_unix_nano for point in _points(data[1], "otelkit.probe")]
+    return totals == [[1], [1]] and len(starts) == 1 and starts[0] >= cleared_at
 
 
 # --- metrics: the periodic reader's export lock, renewed in a forked child ---------------------

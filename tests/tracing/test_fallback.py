@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import otelkit
 from otelkit import _sdk_compat, testing
+from otelkit.tracing._base import KitSpan
 from otelkit.tracing._spans import LightSpan, SdkSpan, SpanFactory
 from tests.fixtures.sdk_changes import rename
 
@@ -150,7 +151,7 @@ def test_the_factory_starts_sdk_spans_behind_the_light_span_interface() -> None:
     assert not factory.light
     span = factory.start("SELECT items", None, SpanKind.CLIENT, {"db.system.name": "x"}, 100)
     assert isinstance(span, SdkSpan)
-    assert isinstance(span, LightSpan)  # what the HTTP middleware checks before end_http
+    assert isinstance(span, KitSpan)  # what the HTTP middleware checks before end_http
     assert span.attributes == {"db.system.name": "x"}
     assert span.end_time is None
     span.set_attribute("error.type", "42P01")
@@ -167,7 +168,7 @@ def test_the_factory_starts_sdk_spans_behind_the_light_span_interface() -> None:
     dropping = TracerProvider(sampler=ALWAYS_OFF, shutdown_on_exit=False)
     unsampled = SpanFactory(dropping, scope).start("x", None, SpanKind.CLIENT, {}, 1)
     assert not unsampled.is_recording()
-    assert not isinstance(unsampled, LightSpan)
+    assert not isinstance(unsampled, KitSpan)
     provider.shutdown()
     dropping.shutdown()
 
@@ -196,3 +197,37 @@ def test_without_the_limits_seam_light_spans_read_the_limits_from_the_environmen
     assert dict(exported.attributes or {}) == {"b": 2}
     assert [e.name for e in exported.events] == ["two"]
     assert (exported.dropped_attributes, exported.dropped_events) == (1, 1)
+
+
+@pytest.mark.usefixtures("without_processor_seam")
+def test_an_sdk_span_shares_the_interface_of_a_light_span_not_its_fields() -> None:
+    """``SdkSpan`` and ``LightSpan`` are both ``KitSpan``s; an SDK span inherits nothing of a
+    light span's implementation (its fields would be unset), and answers the whole interface."""
+    assert not issubclass(SdkSpan, LightSpan)
+    assert issubclass(LightSpan, KitSpan)
+    assert issubclass(SdkSpan, KitSpan)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    span = SpanFactory(provider, InstrumentationScope("otelkit.http")).start(
+        "GET", None, SpanKind.SERVER, {"http.request.method": "GET"}, 100
+    )
+    assert isinstance(span, SdkSpan)
+    for name in dir(KitSpan):  # the Span API and end_http: each one SdkSpan's own
+        if not name.startswith("_"):
+            assert getattr(SdkSpan, name) is not getattr(LightSpan, name, None), name
+    for name in (n for n in dir(LightSpan) if not n.startswith("__")):  # light fields, helpers
+        if name not in dir(KitSpan) and not hasattr(SdkTraceSpan, name):
+            assert not hasattr(span, name) or name in vars(SdkSpan), name
+    with span:  # the Span API's context manager ends it
+        span.set_attributes({"a": 1})
+        span.add_event("e", timestamp=150)
+        span.update_name("GET /items")
+        assert span.is_recording()
+        assert span.get_span_context().is_valid
+    assert not span.is_recording()
+    span.end_http("GET", "/items/{id}", 200, None, 300)  # nothing once ended, as a light span
+    (exported,) = exporter.get_finished_spans()
+    assert exported.name == "GET /items"
+    assert "http.route" not in (exported.attributes or {})
+    provider.shutdown()

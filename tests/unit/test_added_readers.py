@@ -11,6 +11,7 @@ from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     InMemoryMetricReader,
     MetricReader,
+    MetricsData,
 )
 
 import otelkit
@@ -30,7 +31,11 @@ def send_invoice() -> None:
 
 def values(reader: InMemoryMetricReader, name: str) -> list[Any]:
     """The points of metric ``name`` in one collection of ``reader``."""
-    data = reader.get_metrics_data()
+    return points(reader.get_metrics_data(), name)
+
+
+def points(data: MetricsData | None, name: str) -> list[Any]:
+    """The points of metric ``name`` in ``data``."""
     return [
         point
         for resource_metrics in (data.resource_metrics if data is not None else [])
@@ -108,3 +113,45 @@ def test_a_removed_reader_is_forgotten(telemetry: otelkit.Telemetry) -> None:
     provider.add_metric_reader(again)
     send_invoice()
     assert [p.value for p in values(again, "invoices.sent")] == [1]
+
+
+def histogram_points(data: MetricsData | None, name: str) -> list[tuple[Any, ...]]:
+    return [
+        (p.count, p.sum, p.min, p.max, list(p.bucket_counts), list(p.explicit_bounds))
+        for p in points(data, name)
+    ]
+
+
+def test_a_delta_reader_added_after_init_starts_from_nothing_as_with_sdk_instruments(
+    telemetry: otelkit.Telemetry,
+) -> None:
+    """What was recorded before ``add_metric_reader()`` is not the new reader's: no point
+    until something is recorded, then only that, min and max included (never inf)."""
+    assert telemetry._pipeline is not None
+    plain_histogram = telemetry.meter.create_histogram("plain.size")  # SDK instruments
+    plain_counter = telemetry.meter.create_counter("plain.invoices")
+    for value in (3.0, 700.0):
+        otelkit.record("late.size", value)
+        plain_histogram.record(value)
+    send_invoice()
+    plain_counter.add(1)
+    delta = AggregationTemporality.DELTA
+    late = InMemoryMetricReader(preferred_temporality={Counter: delta, Histogram: delta})
+    telemetry._pipeline.meter_provider.add_metric_reader(late)
+
+    first = late.get_metrics_data()
+    assert histogram_points(first, "plain.size") == []
+    assert histogram_points(first, "late.size") == []
+    assert points(first, "plain.invoices") == []
+    assert points(first, "invoices.sent") == []
+
+    otelkit.record("late.size", 40.0)
+    plain_histogram.record(40.0)
+    send_invoice()
+    plain_counter.add(1)
+    second = late.get_metrics_data()
+    (expected,) = histogram_points(second, "plain.size")
+    assert expected[:4] == (1, 40.0, 40.0, 40.0)
+    assert histogram_points(second, "late.size") == [expected]
+    assert [p.value for p in points(second, "plain.invoices")] == [1]
+    assert [p.value for p in points(second, "invoices.sent")] == [1]

@@ -6,6 +6,9 @@ accesses to one of those names on anything but the module's own ``self``/``cls``
 ``getattr``-style accesses by string, for ``self._x`` in a subclass of an SDK class that does
 not define ``_x`` itself, and for imports from ``opentelemetry.*._internal`` or of a private
 name. ``_sdk_compat`` probes each such access at ``init_telemetry()`` and has a fallback.
+
+The exporter plugins of ``plugins/`` are scanned too, and must reach otelkit only through its
+public names: no ``otelkit._x`` module or ``otelkit.<package>._x``, no private name imported.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import pytest
 import otelkit
 
 SOURCE = Path(otelkit.__file__).parent
+REPOSITORY = Path(__file__).resolve().parents[2]
+PLUGIN_SOURCES = sorted((REPOSITORY / "plugins").glob("*/src"))
 ALLOWED = {SOURCE / "_sdk_compat.py"}
 PUBLIC_UNDERSCORE_MODULES = {"_logs", "_incubating", "_log_exporter"}
 """Underscored module names that are the documented import path (the SDK's logs signal, the
@@ -139,6 +144,38 @@ def private_accesses(path: Path) -> list[str]:
 
 
 MODULES = sorted(p for p in SOURCE.rglob("*.py") if p not in ALLOWED)
+PLUGIN_MODULES = sorted(p for source in PLUGIN_SOURCES for p in source.rglob("*.py"))
+
+
+def _otelkit_module(name: str) -> bool:
+    return name == "otelkit" or name.startswith("otelkit.")
+
+
+def private_otelkit_uses(path: Path) -> list[str]:
+    """``line: what`` for each use of a private otelkit module or name in one plugin module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        module = (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+        if isinstance(node, ast.ImportFrom) and not node.level and _otelkit_module(module):
+            if any(_private(part) for part in module.split(".")):
+                found.append(f"{node.lineno}: from {module} import ...")
+            found.extend(
+                f"{node.lineno}: from {module} import {a.name}"
+                for a in node.names
+                if _private(a.name)
+            )
+        elif isinstance(node, ast.Import):
+            found.extend(
+                f"{node.lineno}: import {a.name}"
+                for a in node.names
+                if _otelkit_module(a.name) and any(_private(p) for p in a.name.split("."))
+            )
+        elif isinstance(node, ast.Attribute) and _private(node.attr):
+            owner = ast.unparse(node.value)
+            if _otelkit_module(owner):  # otelkit._active, otelkit.exporters._plugin
+                found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return sorted(found, key=lambda entry: int(entry.split(":")[0]))
 
 
 def test_the_sdk_private_names_are_found() -> None:
@@ -176,3 +213,41 @@ def test_the_scan_finds_each_kind_of_access(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SOURCE)))
 def test_only_sdk_compat_touches_the_sdk_private_api(path: Path) -> None:
     assert private_accesses(path) == [], "move it into otelkit/_sdk_compat.py, with a probe"
+
+
+def test_the_plugin_sources_are_found() -> None:
+    """Each plugin's source is scanned (else the plugin tests below would pass vacuously)."""
+    assert {p.parent.name for p in PLUGIN_SOURCES} >= {"cloudwatch", "azure-monitor"}
+    assert all(any(source in p.parents for p in PLUGIN_MODULES) for source in PLUGIN_SOURCES)
+
+
+@pytest.mark.parametrize(
+    "path", PLUGIN_MODULES, ids=lambda p: str(p.relative_to(REPOSITORY / "plugins"))
+)
+def test_plugins_do_not_touch_the_sdk_private_api(path: Path) -> None:
+    assert private_accesses(path) == [], "a plugin has no _sdk_compat: use the SDK's public API"
+
+
+def test_the_otelkit_scan_finds_each_kind_of_private_use(tmp_path: Path) -> None:
+    module = tmp_path / "module.py"
+    module.write_text(
+        "from otelkit import _active\n"
+        "from otelkit._errors import ConfigError\n"
+        "from otelkit.exporters._plugin import ExporterPlugin\n"
+        "import otelkit._sdk_compat\n"
+        "import otelkit\n"
+        "otelkit._active.current()\n"
+        "from otelkit.exporters import ConfigError, ExporterPlugin\n"
+        "from otelkit_cloudwatch._emf import records\n"
+        "from . import _sinks\n"
+    )
+    assert [line.split(":")[0] for line in private_otelkit_uses(module)] == [
+        "1", "2", "3", "4", "6",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path", PLUGIN_MODULES, ids=lambda p: str(p.relative_to(REPOSITORY / "plugins"))
+)
+def test_plugins_use_only_public_otelkit_names(path: Path) -> None:
+    assert private_otelkit_uses(path) == [], "a plugin may use only otelkit's public API"

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+# The plugins live beside the package in the repository (the sdist has the tests, not them).
+PLUGINS = sorted(p for p in (ROOT / "plugins").glob("*") if (p / "pyproject.toml").exists())
 
 
 def install_plugin(directory: Path, dist: str, name: str, target: str) -> None:

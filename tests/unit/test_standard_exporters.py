@@ -4,6 +4,7 @@ OTEL_RESOURCE_DETECTORS."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,32 @@ def test_the_exporters_shorthand_takes_the_signals_an_exporter_package_registers
     loaded = _load.load_settings({"exporters": "otlp_proto_grpc"}, {})
     assert loaded.settings.plugin_names == ("otlp_proto_grpc",)
     assert loaded.plugins["otlp_proto_grpc"].signals == {"metrics", "traces", "logs"}
-    assert "opentelemetry.exporter.otlp.proto.grpc" in loaded.plugins["otlp_proto_grpc"].own_loggers
+    own = loaded.plugins["otlp_proto_grpc"].own_loggers
+    assert own == ("opentelemetry.exporter.otlp.proto.grpc",)  # not urllib3, requests, grpc
+
+
+def test_the_applications_records_from_transport_libraries_are_still_bridged(
+    otlp_http: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exporter package keeps its own loggers out of the logs signal, not those of the
+    libraries it sends through: the application's urllib3, requests and grpc records (its own
+    HTTP clients', its own gRPC services') are still delivered."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_http.endpoint)
+    telemetry = otelkit.init_telemetry(
+        "orders", exporters={"logs": "otlp_proto_http"}, instrument="logging"
+    )
+    try:
+        for name in ("urllib3.connectionpool", "requests", "grpc._server"):
+            logging.getLogger(name).warning("from %s", name)
+        logging.getLogger("opentelemetry.exporter.otlp.proto.http").warning("the exporter's own")
+        assert telemetry.force_flush()
+        bodies = otlp_http.wait_for(
+            lambda: (b := {r["body"] for r in otlp_http.logs()}) >= {"from grpc._server"} and b
+        )
+    finally:
+        telemetry.shutdown()
+    assert {"from urllib3.connectionpool", "from requests", "from grpc._server"} <= bodies
+    assert "the exporter's own" not in bodies
 
 
 def test_an_unknown_exporter_name_lists_the_packages_ones_too() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from pathlib import Path
@@ -11,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import pytest
 
-from otelkit import _active, _errors
+import otelkit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 REGION = "eu-west-1"
 SCHEMA = json.loads((Path(__file__).parent / "emf_schema.json").read_text())
@@ -27,19 +28,48 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _raise_internal_errors() -> Iterator[None]:
-    _errors.raise_internal_errors(True)
-    yield
-    _errors.raise_internal_errors(False)
+class _InternalErrors(logging.Handler):
+    """The WARNING otelkit logs when it swallows an error of its own (once per kind)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("otelkit: internal error"):
+            self.messages.append(message)
 
 
 @pytest.fixture(autouse=True)
-def _no_telemetry_left_running() -> Iterator[None]:
-    yield
-    active = _active.current()
-    if active is not None:
-        active.shutdown(timeout=5)
+def _no_internal_errors() -> Iterator[None]:
+    """A test fails if otelkit swallowed an internal error meanwhile (the plugin tests use
+    otelkit as an application does: such errors are logged on the ``otelkit`` logger)."""
+    handler = _InternalErrors()
+    logger = logging.getLogger("otelkit")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    assert handler.messages == []
+
+
+@pytest.fixture
+def init() -> Iterator[Callable[..., otelkit.Telemetry]]:
+    """``otelkit.init_telemetry``, keeping every handle the test starts: each is shut down at
+    the end of the test, passed or failed (a configuration left running would be the one the
+    next test's ``init_telemetry()`` returns)."""
+    handles: list[otelkit.Telemetry] = []
+
+    def start(*args: Any, **kwargs: Any) -> otelkit.Telemetry:
+        handle = otelkit.init_telemetry(*args, **kwargs)
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        handle.shutdown(timeout=5)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from otelkit_cloudwatch import CloudWatchPlugin
@@ -12,11 +13,17 @@ from otelkit_cloudwatch import CloudWatchPlugin
 import otelkit
 from otelkit.exporters import ConfigError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def config_error(**kwargs: object) -> str:
-    with pytest.raises(ConfigError) as info:
-        otelkit.init_telemetry("orders", **kwargs)  # type: ignore[arg-type]
-    return str(info.value)
+    try:
+        telemetry = otelkit.init_telemetry("orders", **kwargs)  # type: ignore[arg-type]
+    except ConfigError as error:
+        return str(error)
+    telemetry.shutdown(timeout=5)
+    pytest.fail("init_telemetry() accepted the configuration")
 
 
 def test_plugin_is_registered_by_entry_point() -> None:
@@ -81,9 +88,11 @@ def test_no_credentials_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> No
     assert "OTELKIT_CLOUDWATCH_OUTPUT=stdout" in message
 
 
-def test_defaults_come_from_the_service_name(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_come_from_the_service_name(
+    monkeypatch: pytest.MonkeyPatch, init: Callable[..., otelkit.Telemetry]
+) -> None:
     monkeypatch.setenv("OTELKIT_CLOUDWATCH_OUTPUT", "stdout")
-    telemetry = otelkit.init_telemetry("orders", exporters={"metrics": "cloudwatch"})
+    telemetry = init("orders", exporters={"metrics": "cloudwatch"})
     options = telemetry.settings.exporter_options["cloudwatch"]
     assert options["region"] == "eu-west-1"
     assert options["mode"] == "emf"
@@ -106,13 +115,38 @@ def test_importing_the_plugin_does_not_import_botocore() -> None:
     assert result.stdout.strip() == "False"
 
 
-def test_export_interval_is_the_core_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_interval_is_the_core_setting(
+    monkeypatch: pytest.MonkeyPatch, init: Callable[..., otelkit.Telemetry]
+) -> None:
     monkeypatch.setenv("OTELKIT_CLOUDWATCH_OUTPUT", "stdout")
     monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "1234")
-    telemetry = otelkit.init_telemetry("orders", exporters={"metrics": "cloudwatch"})
+    telemetry = init("orders", exporters={"metrics": "cloudwatch"})
     plugin = CloudWatchPlugin(telemetry.settings.exporter_options["cloudwatch"], telemetry.settings)
     reader = plugin.metric_reader(None)  # type: ignore[arg-type]
     try:
         assert reader._export_interval_millis == 1234
     finally:
         reader.shutdown()
+
+
+def test_keywords_from_a_dict_override_the_variables(
+    monkeypatch: pytest.MonkeyPatch, init: Callable[..., otelkit.Telemetry]
+) -> None:
+    """The README's form for type-checked code: the plugin's keywords, outside the typed
+    signature, passed from a ``dict[str, Any]``; accepted at run time over the variables."""
+    message = config_error(exporters={"metrics": "cloudwatch"}, cloudwatch_regoin="eu-west-1")
+    assert "unknown keyword argument 'cloudwatch_regoin'" in message
+    assert "did you mean 'cloudwatch_region'?" in message
+    monkeypatch.setenv("OTELKIT_CLOUDWATCH_NAMESPACE", "FromEnv")
+    cloudwatch: dict[str, Any] = {
+        "cloudwatch_region": "eu-central-1",
+        "cloudwatch_output": "stdout",
+        "cloudwatch_namespace": "Shop",
+    }
+    telemetry = init("orders", exporters={"metrics": "cloudwatch"}, **cloudwatch)
+    options = telemetry.settings.exporter_options["cloudwatch"]
+    assert (options["region"], options["output"], options["namespace"]) == (
+        "eu-central-1",
+        "stdout",
+        "Shop",
+    )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from otelkit_cloudwatch._sinks import MAX_BATCH_EVENTS, LogsSink
 
-import otelkit
-
 from .conftest import check_emf, read_events
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import otelkit
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +26,8 @@ def to_moto(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTELKIT_CLOUDWATCH_ENDPOINT_URL", moto_url)
 
 
-def business_metrics(service: str) -> Any:
-    telemetry = otelkit.init_telemetry(service, exporters={"metrics": "cloudwatch"})
+def business_metrics(init: Callable[..., otelkit.Telemetry], service: str) -> otelkit.Telemetry:
+    telemetry = init(service, exporters={"metrics": "cloudwatch"})
     meter = telemetry.meter
     orders = meter.create_counter("orders.placed", unit="{order}")
     duration = meter.create_histogram(
@@ -41,8 +44,10 @@ def emf_values(records: list[dict[str, Any]], name: str) -> list[Any]:
     return [r[name] for r in records if name in r]
 
 
-def test_emf_records_arrive_in_cloudwatch_logs(to_moto: None, logs_client: Any) -> None:
-    telemetry = business_metrics("checkout-svc")
+def test_emf_records_arrive_in_cloudwatch_logs(
+    to_moto: None, logs_client: Any, init: Callable[..., otelkit.Telemetry]
+) -> None:
+    telemetry = business_metrics(init, "checkout-svc")
     telemetry.shutdown(timeout=5)
     events = read_events(logs_client, "/metrics/checkout-svc")
     records = [json.loads(e["message"]) for e in events]
@@ -64,12 +69,15 @@ def test_emf_records_arrive_in_cloudwatch_logs(to_moto: None, logs_client: Any) 
 
 
 def test_existing_log_group_and_custom_names(
-    to_moto: None, logs_client: Any, monkeypatch: pytest.MonkeyPatch
+    to_moto: None,
+    logs_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    init: Callable[..., otelkit.Telemetry],
 ) -> None:
     logs_client.create_log_group(logGroupName="/custom/group")
     monkeypatch.setenv("OTELKIT_CLOUDWATCH_LOG_GROUP", "/custom/group")
     monkeypatch.setenv("OTELKIT_CLOUDWATCH_NAMESPACE", "Shop/Checkout")
-    business_metrics("svc2").shutdown(timeout=5)
+    business_metrics(init, "svc2").shutdown(timeout=5)
     records = [json.loads(e["message"]) for e in read_events(logs_client, "/custom/group")]
     assert sum(emf_values(records, "orders.placed")) == N
     assert {r["_aws"]["CloudWatchMetrics"][0]["Namespace"] for r in records} == {"Shop/Checkout"}
@@ -107,9 +115,13 @@ def test_deleted_log_group_is_recreated(moto_url: str, logs_client: Any) -> None
     ]
 
 
-def test_stdout_mode(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stdout_mode(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    init: Callable[..., otelkit.Telemetry],
+) -> None:
     monkeypatch.setenv("OTELKIT_CLOUDWATCH_OUTPUT", "stdout")
-    business_metrics("lambda-fn").shutdown(timeout=5)
+    business_metrics(init, "lambda-fn").shutdown(timeout=5)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     records = [json.loads(line) for line in lines]
     for record in records:

@@ -18,12 +18,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-import otelkit
-
 from .conftest import REGION
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    import otelkit
 
 pytestmark = pytest.mark.integration
 
@@ -92,13 +92,15 @@ def verify_sigv4(url: str, headers: dict[str, str], body: bytes) -> str:
 
 
 def test_otlp_mode_signs_every_signal_with_sigv4(
-    receiver: tuple[str, Received], monkeypatch: pytest.MonkeyPatch
+    receiver: tuple[str, Received],
+    monkeypatch: pytest.MonkeyPatch,
+    init: Callable[..., otelkit.Telemetry],
 ) -> None:
     base, received = receiver
     monkeypatch.setenv("OTELKIT_CLOUDWATCH_MODE", "otlp")
     monkeypatch.setenv("OTELKIT_CLOUDWATCH_ENDPOINT_URL", base)
     monkeypatch.setenv("OTEL_LOGS_EXPORTER", "cloudwatch")
-    telemetry = otelkit.init_telemetry(
+    telemetry = init(
         "orders",
         exporters={"metrics": "cloudwatch", "traces": "cloudwatch"},
         instrument="logging",

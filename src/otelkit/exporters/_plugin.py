@@ -13,6 +13,7 @@ auto-configuration groups (``opentelemetry_<signal>_exporter``) becomes a ``Stan
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
+from importlib.util import find_spec
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -64,7 +65,9 @@ class ExporterPlugin:
     own_loggers: ClassVar[tuple[str, ...]] = ()
     """Logger name prefixes of the libraries the plugin exports through (``urllib3``,
     ``azure``): their records are not bridged to the logs signal, which would feed an
-    exporter's complaints about itself back into it."""
+    exporter's complaints about itself back into it. Every record under a prefix is skipped,
+    the application's own included: a library the application may use itself (``urllib3``,
+    ``requests``, ``grpc``) costs it those records whenever the plugin is chosen."""
 
     def __init__(self, options: Mapping[str, Any], core: Settings) -> None:
         self.options = options
@@ -143,6 +146,23 @@ def standard_exporters() -> dict[str, dict[str, EntryPoint]]:
     return found
 
 
+def _top_package(module: str) -> str:
+    """The top-level package of ``module``'s distribution: its first component, or, below
+    namespace packages (``opentelemetry``, ``opentelemetry.exporter``, ``azure``...), which
+    many distributions share, the first regular package (``opentelemetry.exporter.otlp.proto.
+    grpc``). Found without importing it (only the namespace packages above it are imported)."""
+    parts = module.split(".")
+    for end in range(1, len(parts)):
+        package = ".".join(parts[:end])
+        try:
+            spec = find_spec(package)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or spec.origin is not None or spec.submodule_search_locations is None:
+            return package  # a regular package (or one not found: its own name, then)
+    return module
+
+
 class StandardExporter(ExporterPlugin):
     """An exporter of the OpenTelemetry entry-point groups, used as the SDK's auto-configuration
     uses it: the class instantiated with no arguments (it reads its own ``OTEL_EXPORTER_*``
@@ -153,13 +173,16 @@ class StandardExporter(ExporterPlugin):
 
     @classmethod
     def named(cls, name: str, points: Mapping[str, EntryPoint]) -> type[StandardExporter]:
-        modules = {p.module.rpartition(".")[0] or p.module for p in points.values()}
         attributes = {
             "name": name,
             "signals": frozenset(points),
             "points": MappingProxyType(dict(points)),
-            # Their transports' and their own complaints are not bridged back into logs.
-            "own_loggers": (*sorted(modules), "urllib3", "requests", "grpc"),
+            # Only the exporter package's own loggers: its complaints about its exports are not
+            # bridged back into the logs signal. Not its transports' (urllib3, requests, grpc):
+            # an application uses those libraries itself, and its records from them would stop
+            # being bridged whenever such an exporter is chosen. (The SDK's and the OpenTelemetry
+            # exporters' loggers, ``opentelemetry.*``, are never bridged anyway.)
+            "own_loggers": tuple(sorted({_top_package(p.module) for p in points.values()})),
         }
         return type(f"StandardExporter[{name}]", (cls,), attributes)
 

@@ -20,11 +20,17 @@ one is rare. Two ways to keep it:
 - ``CurrentRecorder`` is one recorder for the whole process, built under a lock, with a hook
   for instrumentations whose change of recorder has consequences (SQLAlchemy rebinds its
   engines' pool counts).
+
+That lock is a ``ForkLock``: a forked child (a Celery pool process, which clears the recorder
+and builds its own on its first task) must not inherit it held by a thread of the parent that
+does not exist in the child, so every ``ForkLock`` gets a new lock in the child.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from otelkit import _active
@@ -33,16 +39,71 @@ from otelkit.tracing._spans import SpanFactory
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from contextlib import AbstractContextManager
+    from types import TracebackType
 
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     from otelkit.metrics._fastpath import FastHistogram, FastSum
     from otelkit.runtime._telemetry import Telemetry
 
-__all__ = ["CurrentRecorder", "Recorder"]
+__all__ = ["CurrentRecorder", "ForkLock", "Recorder"]
 
 R = TypeVar("R", bound="Recorder")
+
+
+class ForkLock:
+    """A lock (re-entrant if ``reentrant``) that a forked child gets anew.
+
+    ``with lock:`` as with a ``threading`` lock. At a fork, a thread of the parent may hold it;
+    that thread does not exist in the child, so the child's first ``with lock:`` would wait
+    forever. After a fork every ``ForkLock`` of the process therefore holds a new lock in the
+    child (``os.register_at_fork``). The object itself stays the same, so a module that imported
+    it by name keeps a working lock. As with the other locks replaced at a fork, the thread that
+    forks must not hold it itself.
+    """
+
+    __slots__ = ("__weakref__", "_lock", "_reentrant")
+
+    def __init__(self, *, reentrant: bool = False) -> None:
+        self._reentrant = reentrant
+        self._lock = self._new()
+        _FORK_LOCKS.add(self)
+
+    def _new(self) -> threading.Lock | threading.RLock:
+        return threading.RLock() if self._reentrant else threading.Lock()
+
+    def renew(self) -> None:
+        """A new, free lock in place of the current one (in a forked child only)."""
+        self._lock = self._new()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self._lock.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+
+_FORK_LOCKS: weakref.WeakSet[ForkLock] = weakref.WeakSet()
+
+
+def _renew_fork_locks() -> None:
+    for lock in list(_FORK_LOCKS):
+        lock.renew()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_fork_locks)
 
 
 class Recorder:
@@ -106,11 +167,12 @@ class Recorder:
 class CurrentRecorder(Generic[R]):
     """The process-wide recorder of one instrumentation: that of the running configuration.
 
-    ``build(telemetry)`` makes a recorder; it runs under ``lock`` (a new ``threading.Lock``
-    unless given; give a re-entrant one the instrumentation holds itself if ``renewed`` takes
-    it too), at most once per configuration. ``renewed(recorder, caller)``, if given, runs
-    under the same lock right after a new recorder replaced the old one, with what the caller
-    of ``get()`` passed.
+    ``build(telemetry)`` makes a recorder; it runs under ``lock`` (a new ``ForkLock`` unless
+    given; give a re-entrant one the instrumentation holds itself if ``renewed`` takes it too),
+    at most once per configuration. It is a ``ForkLock`` so that a forked child, which may
+    ``clear()`` the recorder and build its own, never waits for a lock a parent thread held.
+    ``renewed(recorder, caller)``, if given, runs under the same lock right after a new recorder
+    replaced the old one, with what the caller of ``get()`` passed.
     """
 
     __slots__ = ("_build", "_lock", "_renewed", "recorder")
@@ -119,11 +181,11 @@ class CurrentRecorder(Generic[R]):
         self,
         build: Callable[[Telemetry], R],
         *,
-        lock: AbstractContextManager[object] | None = None,
+        lock: ForkLock | None = None,
         renewed: Callable[[R, Any], None] | None = None,
     ) -> None:
         self._build = build
-        self._lock: AbstractContextManager[object] = threading.Lock() if lock is None else lock
+        self._lock = ForkLock() if lock is None else lock
         self._renewed = renewed
         self.recorder: R | None = None
         """The last recorder built, whichever configuration it belongs to; None before the

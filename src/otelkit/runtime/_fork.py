@@ -10,7 +10,7 @@ So, in the child, before anything else runs: every aggregate restarts from zero 
 parent recorded stays the parent's, to export or serve itself), every lock a parent thread may
 have held is replaced, the resource gets the child's pid and a new ``service.instance.id``
 (unless the user set one), and the plugins and alerting restart what they run (the prometheus
-plugin joins or starts the shared-directory aggregation, ``exporters/_multiprocess/``). The
+plugin joins or starts the shared-directory aggregation of ``exporters/prometheus``). The
 SDK's own fork hooks restart its exporter threads and empty the span and log queues.
 
 Each step runs on its own: one that fails is recorded (``record_internal_error``) and the
@@ -104,7 +104,7 @@ def reset_in_child(telemetry: Telemetry) -> None:
     assert pipeline is not None
     telemetry._shutdown_lock = threading.Lock()
     metrics_cleared = _step("SDK metrics", lambda: _clear_sdk_metrics(pipeline))
-    _step("export locks", lambda: _renew_export_locks(pipeline))
+    _step("export locks", _renew_export_locks)
     _step("fast instruments", lambda: REGISTRY.reset_after_fork(None))
     resource_renewed = _step("resource", lambda: _renew_resource(pipeline, telemetry.settings))
     if not metrics_cleared or not resource_renewed:
@@ -134,9 +134,10 @@ def _clear_sdk_metrics(pipeline: Pipeline) -> bool:
     return True
 
 
-def _renew_export_locks(pipeline: Pipeline) -> None:
+def _renew_export_locks() -> None:
+    """Every reader of the provider, those added with ``add_metric_reader()`` included."""
     if _sdk_compat.usable(_sdk_compat.EXPORT_LOCK):
-        for reader in pipeline.readers:
+        for reader in REGISTRY.readers():
             _sdk_compat.renew_export_lock(reader)
 
 
@@ -159,9 +160,10 @@ def _renew_resource(pipeline: Pipeline, settings: Settings) -> bool:
 def _stop_sdk_metrics(pipeline: Pipeline) -> None:
     """The SDK's metrics still hold the parent's totals or identity: this child exports none
     of them. Readers fed by the fast path keep exporting its (reset) instruments; the others
-    are removed from the provider and shut down."""
+    are removed from the provider and shut down (those added with ``add_metric_reader()``
+    included)."""
     REGISTRY.drop_sdk_metrics()
-    stopped = [reader for reader in pipeline.readers if not REGISTRY.feeds(reader)]
+    stopped = [reader for reader in REGISTRY.readers() if not REGISTRY.feeds(reader)]
     for reader in stopped:
         pipeline.meter_provider.remove_metric_reader(reader)
         reader.shutdown()

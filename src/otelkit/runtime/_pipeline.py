@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Pipeline:
-    """The providers and what feeds them; ``close_plugins`` releases the plugins' resources."""
+    """The providers and what feeds them; ``close()`` releases the plugins' resources."""
 
     resource: Resource
     meter_provider: MeterProvider
@@ -51,6 +51,7 @@ class Pipeline:
     """Whether any span exporter is configured (instrumentations skip spans otherwise)."""
     log_handler: OtelLogHandler | None = None
     readers: list[MetricReader] = field(default_factory=list)
+    """The readers built with the provider (``REGISTRY.readers()`` also has those added later)."""
     alerts: AlertEngine | None = None
     """In-process alerting (``OTELKIT_ALERTS``): started by init_telemetry(), stopped first at
     shutdown; its reader is one of ``readers``."""

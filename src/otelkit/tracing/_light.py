@@ -14,7 +14,6 @@ import traceback
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import Event
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.exception_attributes import (
@@ -30,6 +29,7 @@ from opentelemetry.semconv.attributes.http_attributes import (
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 
 from otelkit._errors import record_internal_error
+from otelkit.tracing._base import KitSpan
 from otelkit.tracing._limits import EndedSpan
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ _ERROR = Status(StatusCode.ERROR)
 _UNSET = Status(StatusCode.UNSET)
 
 
-class LightSpan(trace_api.Span):
+class LightSpan(KitSpan):
     """A recording span with plain fields; becomes a ``ReadableSpan`` when it ends."""
 
     __slots__ = (

@@ -1,9 +1,12 @@
-"""``SdkSpan``: an ordinary SDK span behind ``LightSpan``'s interface.
+"""``SdkSpan``: an ordinary SDK span behind the interface a ``LightSpan`` has (``KitSpan``).
 
 Used when the processor seam is unusable (``_sdk_compat.SPAN_PROCESSOR``): the span factory
 then starts SDK spans through ``provider.get_tracer(...)``, and the instrumentations keep
 calling what they call on a light span, ``end_http(...)`` included. Everything is the SDK's:
 limits, processors (which see the SDK span itself in ``on_start``), the readable copy at the end.
+It shares ``KitSpan`` with ``LightSpan``, not ``LightSpan`` itself: none of a light span's
+fields exist here, so nothing of its implementation may be inherited. It also reads like a
+light span (``name``, ``attributes``, ``end_time``...), from the SDK span.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from opentelemetry.semconv.attributes.http_attributes import (
 from opentelemetry.trace import Status, StatusCode
 
 from otelkit._errors import record_internal_error
-from otelkit.tracing._light import LightSpan
+from otelkit.tracing._base import KitSpan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -33,12 +36,12 @@ if TYPE_CHECKING:
 _ERROR = Status(StatusCode.ERROR)
 
 
-class SdkSpan(LightSpan):
+class SdkSpan(KitSpan):
     """Delegates every call and read to the SDK span it wraps."""
 
     __slots__ = ("_span",)
 
-    def __init__(self, span: SdkTraceSpan) -> None:  # the light fields stay unused
+    def __init__(self, span: SdkTraceSpan) -> None:
         self._span = span
 
     @property

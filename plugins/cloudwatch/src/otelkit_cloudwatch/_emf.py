@@ -31,7 +31,6 @@ from opentelemetry.sdk.metrics import (
     ObservableUpDownCounter,
     UpDownCounter,
 )
-from opentelemetry.sdk.metrics import _Gauge as Gauge
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     ExponentialHistogram,
@@ -117,7 +116,8 @@ TEMPORALITY: Mapping[type, AggregationTemporality] = {
     UpDownCounter: AggregationTemporality.CUMULATIVE,
     ObservableUpDownCounter: AggregationTemporality.CUMULATIVE,
     ObservableGauge: AggregationTemporality.CUMULATIVE,
-    Gauge: AggregationTemporality.CUMULATIVE,
+    # The synchronous Gauge is cumulative whatever the preference (the reader's default), so it
+    # needs no entry: its class is private to the SDK (``_Gauge``).
 }
 
 

@@ -183,7 +183,7 @@ class _Server(ThreadingHTTPServer):
     def server_bind(self) -> None:
         if self.reuse_port:
             # The workers of a pre-fork server each bind the same port; the kernel spreads the
-            # scrapes over them, and each answers with the total (exporters/_multiprocess/).
+            # scrapes over them, and each answers with the total (``_multiprocess/``).
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         super().server_bind()
 

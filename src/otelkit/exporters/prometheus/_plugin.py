@@ -1,7 +1,7 @@
 """The ``prometheus`` exporter plugin: a pull endpoint rendered by otelkit itself.
 
 Under a pre-fork server the processes share a directory and every scrape returns the total of
-all of them (``exporters/_multiprocess/``): automatically for gunicorn, ``uvicorn --workers``,
+all of them (``_multiprocess/``): automatically for gunicorn, ``uvicorn --workers``,
 Celery's prefork pool and any fork after ``init_telemetry()``, or wherever
 ``OTELKIT_PROMETHEUS_MULTIPROCESS_DIR`` says.
 """

@@ -40,7 +40,7 @@ from opentelemetry.trace import SpanKind
 
 from otelkit._version import __version__
 from otelkit.instrumentation._recorder import Recorder
-from otelkit.tracing._spans import LightSpan
+from otelkit.tracing._base import KitSpan
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -237,7 +237,7 @@ class Exchange:
         span = self._span
         if span is not None:
             end_ns = self._start_ns + int(elapsed * 1e9)
-            if isinstance(span, LightSpan):
+            if isinstance(span, KitSpan):  # a light or an SDK span, started by otelkit
                 span.end_http(self._span_name, route, status, error, end_ns)
             else:  # not sampled: a non-recording span
                 span.end(end_time=end_ns)

@@ -11,7 +11,6 @@ reported from then on rather than from its next event.
 
 from __future__ import annotations
 
-import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ from opentelemetry.semconv.attributes.db_attributes import (
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 
-from otelkit.instrumentation._recorder import CurrentRecorder
+from otelkit.instrumentation._recorder import CurrentRecorder, ForkLock
 from otelkit.instrumentation.sqlalchemy._pool import PoolBinding
 from otelkit.instrumentation.sqlalchemy._queries import QueryBinding
 from otelkit.instrumentation.sqlalchemy._recorder import SqlAlchemyRecorder
@@ -49,8 +48,9 @@ _SYSTEMS: Mapping[str, str] = {
     "oracle": DbSystemNameValues.ORACLE_DB.value,
 }
 
-LOCK = threading.RLock()
-"""Held while engines are instrumented, bound or rebound, and while a recorder is built."""
+LOCK = ForkLock(reentrant=True)
+"""Held while engines are instrumented, bound or rebound, and while a recorder is built; a
+forked child gets a new one (a parent thread may have held it at the fork)."""
 TARGETS: weakref.WeakKeyDictionary[Engine, Target] = weakref.WeakKeyDictionary()
 """Every instrumented engine (its root engine) and its target."""
 

@@ -132,6 +132,17 @@ class _Instrument:
     def _points(self, state: ReaderState, now: int, delta: bool) -> list[Any]:
         raise NotImplementedError
 
+    def start_deltas(self, state: ReaderState) -> None:
+        """Each series' current values as what ``state``'s reader has already seen: a reader
+        added to a running provider gets only what is recorded from now on (as the SDK does)."""
+        for series in self.all_series():
+            with series.lock:
+                state.previous[id(series)] = self._values(series)
+
+    def _values(self, series: Any) -> tuple[Any, ...]:
+        """A series' values as a delta reader remembers them (call with its lock held)."""
+        raise NotImplementedError
+
     def _data(self, points: list[Any], temporality: AggregationTemporality) -> Any:
         raise NotImplementedError
 
@@ -240,7 +251,10 @@ class FastHistogram(_Instrument):
                 counts, total, count = series.read()
                 low, high = series.min, series.max
                 if delta and slot >= 0:
-                    low, high = series.interval_min[slot], series.interval_max[slot]
+                    if series.interval_min[slot] <= series.interval_max[slot]:
+                        low, high = series.interval_min[slot], series.interval_max[slot]
+                    # else nothing reached this reader's slot: never export inf, the series'
+                    # own bounds hold every value counted here
                     series.interval_min[slot], series.interval_max[slot] = INF, -INF
             start = series.start_ns
             if delta:
@@ -271,12 +285,25 @@ class FastHistogram(_Instrument):
     def _data(self, points: list[Any], temporality: AggregationTemporality) -> Histogram:
         return Histogram(data_points=points, aggregation_temporality=temporality)
 
-    def add_slot(self) -> int:
+    def _values(self, series: Any) -> tuple[Any, ...]:
+        counts, total, count = series.read()
+        return counts, total, count
+
+    def add_slot(self, state: ReaderState | None = None) -> int:
+        """A new interval slot (a delta reader's min and max since it last collected).
+
+        With ``state`` (a reader added to a running provider), each series' values are put in
+        its ``previous`` under the same lock as the slot is added: the reader's first delta
+        holds exactly the measurements its slot saw.
+        """
         with self._create_lock:
             slot = self.slots
             self.slots += 1
             for series in self._series.values():
-                series.add_slot()
+                with series.lock:
+                    series.add_slot()
+                    if state is not None:
+                        state.previous[id(series)] = self._values(series)
         return slot
 
 
@@ -312,11 +339,14 @@ class FastSum(_Instrument):
     def add(self, key: Hashable, attributes: AttributesArg, amount: float) -> None:
         self._series_for(key, attributes).add(amount)
 
+    def _values(self, series: Any) -> tuple[Any, ...]:
+        return (integral(series.cells[0]),)
+
     def _points(self, state: ReaderState, now: int, delta: bool) -> list[Any]:
         points = []
         for series in self.all_series():
             with series.lock:
-                value = integral(series.cells[0])
+                (value,) = self._values(series)
             start = series.start_ns
             if delta:
                 previous = state.previous.get(id(series))

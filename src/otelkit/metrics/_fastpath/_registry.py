@@ -42,6 +42,10 @@ class Registry:
         self._lock = threading.Lock()
         self._instruments: dict[str, _Instrument] = {}
         self._readers: dict[int, ReaderState] = {}
+        """The readers fed through the collection hook (none when forwarding)."""
+        self._provider_readers: dict[int, MetricReader] = {}
+        """Every reader of the attached provider, hooked or not: those it was built with and
+        those added since through ``add_metric_reader()`` (``readers()``)."""
         self._resource: Resource | None = None
         self._store: Store | None = None
         self._provider: MeterProvider | None = None
@@ -162,6 +166,7 @@ class Registry:
         with self._lock:
             self._resource = resource
             self._provider = provider
+            self._provider_readers = {id(reader): reader for reader in readers}
             self.forwarding = forwarding
             self.sdk_metrics_dropped = False
             instruments = list(self._instruments.values())
@@ -178,17 +183,43 @@ class Registry:
             for reader in readers:
                 self.attach_reader(reader)
         if provider is not None:
-            follow_readers(provider, self.attach_reader, self.detach_reader)
+            follow_readers(provider, self._reader_added, self._reader_removed)
 
-    def attach_reader(self, reader: MetricReader) -> None:
-        """Add the fast instruments to every collection of ``reader`` (after the SDK's)."""
+    def readers(self) -> list[MetricReader]:
+        """Every reader of the attached provider, including those added (and less those
+        removed) since ``attach()``: what a forked child resets or stops (``_fork``)."""
+        with self._lock:
+            return list(self._provider_readers.values())
+
+    def _reader_added(self, reader: MetricReader) -> None:
+        with self._lock:
+            self._provider_readers[id(reader)] = reader
+        self.attach_reader(reader, from_now=True)
+
+    def _reader_removed(self, reader: MetricReader) -> None:
+        with self._lock:
+            self._provider_readers.pop(id(reader), None)
+        self.detach_reader(reader)
+
+    def attach_reader(self, reader: MetricReader, *, from_now: bool = False) -> None:
+        """Add the fast instruments to every collection of ``reader`` (after the SDK's).
+
+        A reader built with the provider sees what was recorded before ``init_telemetry()``;
+        one added later (``from_now``), like an SDK reader added later, sees in delta
+        temporality only what is recorded from now on: its first delta point starts here.
+        """
         if self.forwarding:
             return  # SDK instruments: every reader of the provider sees them already
         state = ReaderState(_sdk_compat.reader_temporality(reader))
+        seen = state if from_now else None
         with self._lock:
             for instrument in self._instruments.values():
-                if isinstance(instrument, FastHistogram) and state.is_delta(instrument):
-                    state.slots[id(instrument)] = instrument.add_slot()
+                if not state.is_delta(instrument):
+                    continue
+                if isinstance(instrument, FastHistogram):
+                    state.slots[id(instrument)] = instrument.add_slot(seen)
+                elif seen is not None:
+                    instrument.start_deltas(seen)
             self._readers[id(reader)] = state
         _sdk_compat.hook_collect(reader, lambda original: self._collector(original, state))
 
@@ -210,6 +241,7 @@ class Registry:
         """Forget the readers and every recorded value (a new configuration starts from zero)."""
         with self._lock:
             self._readers.clear()
+            self._provider_readers = {}
             self._resource = None
             self._store = None
             self._provider = None

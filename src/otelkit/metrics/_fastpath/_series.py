@@ -95,9 +95,9 @@ class _HistogramSeries:
         self.start_ns = time.time_ns()
 
     def add_slot(self) -> None:
-        with self.lock:
-            self.interval_min.append(INF)
-            self.interval_max.append(-INF)
+        """One more interval slot, empty (call with ``lock`` held)."""
+        self.interval_min.append(INF)
+        self.interval_max.append(-INF)
 
 
 class _SumSeries:
