@@ -229,9 +229,9 @@ def clear_metric_aggregates(provider: MeterProvider) -> None:
                 if not isinstance(match._attributes_aggregation, dict):
                     raise TypeError("_ViewInstrumentMatch._attributes_aggregation is not a dict")
                 match._attributes_aggregation = {}
-                # SDK >= 1.45.1 starts a new delta aggregate where the last collection began;
-                # 1.45.0 has no such attribute. Never assigned blindly (a renamed one would
-                # leave the parent's start time in place): the probe checks the start time.
+                # SDK 1.45.2 starts a new delta aggregate where the last collection began
+                # (earlier releases have no such attribute). Never assigned blindly: a renamed
+                # one would leave the parent's start time; the probe checks the start time.
                 if "_previous_collection_start_nanos" in vars(match):
                     match._previous_collection_start_nanos = None
 

@@ -14,6 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the `dev` group brings tomli on Python 3.10
+    import tomli as tomllib
+
 import otelkit
 from otelkit import exporters
 from otelkit._version import __version__
@@ -279,7 +284,6 @@ def test_plugins_import_only_the_public_api(plugin: Path) -> None:
 
 @pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.name)
 def test_plugins_pin_this_otelkit_line_and_share_its_metadata(plugin: Path) -> None:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     project = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]
     (pin,) = [Requirement(r) for r in project["dependencies"] if r.startswith("otelkit")]
