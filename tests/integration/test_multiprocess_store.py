@@ -15,6 +15,7 @@ import pytest
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 import otelkit
+from otelkit import _errors
 from otelkit.exporters.prometheus import _multiprocess as multiprocess
 from otelkit.exporters.prometheus._multiprocess import DirectoryReader, ProcessFile
 from otelkit.exporters.prometheus._multiprocess._reading import _alive
@@ -91,7 +92,11 @@ def test_an_interrupted_compaction_never_counts_a_file_twice(
     assert len(list(tmp_path.glob("archive-*.otelkit"))) == 1
 
 
-def test_attribute_values_that_json_cannot_encode_are_recorded(tmp_path: Path) -> None:
+def test_values_opentelemetry_does_not_take_are_dropped_and_the_call_still_counted(
+    tmp_path: Path,
+) -> None:
+    """A UUID is no OpenTelemetry attribute value: as the SDK does, the attribute is dropped (and
+    counted), and the measurement lands in the shared store without it."""
     telemetry = otelkit.init_telemetry(
         service_name="store",
         exporters="prometheus",
@@ -104,12 +109,20 @@ def test_attribute_values_that_json_cannot_encode_are_recorded(tmp_path: Path) -
         def call(tenant: Any) -> str:
             return "ok"
 
+        dropped = _errors.internal_error_count("attributes")
         tenant = uuid.uuid4()
         assert call(tenant) == "ok"
         assert call(tenant) == "ok"
         body = otelkit.metrics_wsgi()({}, lambda *_: None)
         text = b"".join(body).decode()
-        assert f'tenant="{tenant}"}} 2' in text
+        assert "tenant=" not in text
+        assert 'tenant_calls_total{otel_scope_name="otelkit.business"' in text
+        assert (
+            text.split('tenant_calls_total{otel_scope_name="otelkit.business"')[1]
+            .split("\n")[0]
+            .endswith("} 2")
+        )
+        assert _errors.internal_error_count("attributes") == dropped + 2
     finally:
         telemetry.shutdown()
 

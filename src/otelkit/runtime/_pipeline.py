@@ -26,6 +26,7 @@ from otelkit.health._registry import register_metrics as register_health_metrics
 from otelkit.instrumentation.logging import OtelLogHandler
 from otelkit.metrics._business import register_gauges
 from otelkit.metrics._fastpath import REGISTRY
+from otelkit.runtime._outcome import Outcome, RecordingLogRecordExporter, RecordingSpanExporter
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,6 +56,8 @@ class Pipeline:
     alerts: AlertEngine | None = None
     """In-process alerting (``OTELKIT_ALERTS``): started by init_telemetry(), stopped first at
     shutdown; its reader is one of ``readers``."""
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    """Failed span and log record exports, by signal (``_outcome``)."""
 
     def close(self) -> None:
         """After the providers shut down: release the plugins, detach the fast instruments."""
@@ -99,6 +102,7 @@ def build(
     span_processors = []
     log_processors = []
     alerts: AlertEngine | None = None
+    outcomes = {"traces": Outcome("traces"), "logs": Outcome("logs")}
     try:
         if settings.alerts:  # first: its rules file and channels may raise ConfigError
             from otelkit.alerting._engine import AlertEngine
@@ -107,14 +111,18 @@ def build(
         for name in settings.exporters_for("metrics"):
             readers.append(plugins[name].metric_reader(resource))
         for name in settings.exporters_for("traces"):
-            exporter = plugins[name].span_exporter(resource)
+            exporter = RecordingSpanExporter(
+                plugins[name].span_exporter(resource), outcomes["traces"]
+            )
             span_processors.append(
                 BatchSpanProcessor(exporter)
                 if plugins[name].batch
                 else SimpleSpanProcessor(exporter)
             )
         for name in settings.exporters_for("logs"):
-            log_exporter = plugins[name].log_exporter(resource)
+            log_exporter = RecordingLogRecordExporter(
+                plugins[name].log_exporter(resource), outcomes["logs"]
+            )
             log_processors.append(
                 BatchLogRecordProcessor(log_exporter)
                 if plugins[name].batch
@@ -172,4 +180,5 @@ def build(
         log_handler=handler,
         readers=readers,
         alerts=alerts,
+        outcomes=outcomes,
     )

@@ -23,13 +23,47 @@ logger = logging.getLogger("otelkit")
 Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
-def run_with_deadline(tasks: Mapping[str, Callable[[], object]], seconds: float) -> bool:
+class Lane:
+    """One signal's flushes: at most one thread in flight, however often flushes time out.
+
+    A flush that times out leaves its thread running (an exporter stuck on a black-holed
+    collector cannot be interrupted); the next flush of the signal waits for that thread within
+    its own deadline instead of starting a second one behind the SDK's export lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def start(self, worker: threading.Thread, deadline: float) -> bool:
+        """Start ``worker`` once the lane's previous thread has ended; False, and ``worker``
+        never started, if that thread is still running at ``deadline`` (``time.monotonic()``)."""
+        while True:
+            with self._lock:
+                running = self._worker
+                if running is None or not running.is_alive():
+                    self._worker = worker
+                    worker.start()
+                    return True
+            running.join(max(0.0, deadline - time.monotonic()))
+            if running.is_alive():
+                return False
+
+
+def run_with_deadline(
+    tasks: Mapping[str, Callable[[], object]],
+    seconds: float,
+    lanes: Mapping[str, Lane] | None = None,
+) -> bool:
     """Run each task in its own daemon thread, all sharing one deadline of ``seconds``.
 
     One thread per task, so an exporter that stalls costs only its own signal: the others are
-    still flushed. False if any task failed, returned False or was still running at the deadline.
+    still flushed. A task with a ``lanes`` entry starts only once that lane's previous task has
+    ended (``Lane``). False if any task failed, returned False, could not start or was still
+    running at the deadline.
     """
     outcomes: dict[str, bool] = {}
+    lanes = lanes or {}
 
     def target(name: str, task: Callable[[], object]) -> None:
         try:
@@ -38,21 +72,40 @@ def run_with_deadline(tasks: Mapping[str, Callable[[], object]], seconds: float)
             logger.warning("otelkit: %s failed", name, exc_info=True)
             outcomes[name] = False
 
-    workers = [
-        threading.Thread(target=target, args=(name, task), name=f"otelkit-{name}", daemon=True)
+    workers = {
+        name: threading.Thread(
+            target=target, args=(name, task), name=f"otelkit-{name}", daemon=True
+        )
         for name, task in tasks.items()
-    ]
-    for worker in workers:
-        worker.start()
-    deadline = time.monotonic() + seconds
-    for worker in workers:
+    }
+    now = time.monotonic()
+    deadline = now + seconds
+    started: list[threading.Thread] = []
+    busy: list[str] = []
+    for name, worker in workers.items():  # the free lanes first: a busy one delays no other
+        lane = lanes.get(name)
+        if lane is None:
+            worker.start()
+        elif not lane.start(worker, now):
+            busy.append(name)
+            continue
+        started.append(worker)
+    stuck = [name for name in busy if not lanes[name].start(workers[name], deadline)]
+    started.extend(workers[name] for name in busy if name not in stuck)
+    for worker in started:
         worker.join(max(0.0, deadline - time.monotonic()))
-    late = [name for name in tasks if name not in outcomes]
+    late = [name for name in tasks if name not in outcomes and name not in stuck]
     if late:
         logger.warning(
             "otelkit: %s did not finish within %.1f s; giving up", ", ".join(late), seconds
         )
-    return not late and all(outcomes.values())
+    if stuck:
+        logger.warning(
+            "otelkit: %s not started: the previous one was still running after %.1f s",
+            ", ".join(stuck),
+            seconds,
+        )
+    return not late and not stuck and all(outcomes.values())
 
 
 class ExitHooks:

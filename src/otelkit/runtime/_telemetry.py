@@ -20,7 +20,7 @@ from otelkit.runtime import _integrations as integrations
 from otelkit.runtime._load import instantiate, load_settings
 from otelkit.runtime._pipeline import Pipeline, build
 from otelkit.runtime._resource import build_resource
-from otelkit.runtime._shutdown import ExitHooks, run_with_deadline
+from otelkit.runtime._shutdown import ExitHooks, Lane, run_with_deadline
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -113,6 +113,7 @@ class Telemetry:
         self._pipeline = pipeline
         self._shut_down = False
         self._shutdown_lock = threading.Lock()
+        self._lanes = {signal: Lane() for signal in ("metrics", "traces", "logs")}
         if pipeline is None:  # OTEL_SDK_DISABLED: the API's no-op implementations
             self.meter: Meter = metrics_api.NoOpMeter("otelkit")
             self.tracer: Tracer = trace_api.NoOpTracer()
@@ -143,24 +144,48 @@ class Telemetry:
         return self._pipeline is not None and self._pipeline.tracing
 
     def force_flush(self, timeout: float | None = None) -> bool:
-        """Export everything recorded so far; False if an exporter failed or ran out of time."""
+        """Export everything recorded so far, within ``timeout`` seconds.
+
+        False if anything was not delivered: a span or log record export failed (returned
+        FAILURE or raised) since the previous flush, or a signal's flush did not finish in time.
+        At most one flush per signal is in flight: a flush that times out leaves its thread
+        running (a stuck exporter cannot be interrupted), and the next flush of that signal
+        waits for it within its own deadline, then flushes; if it is still running at the
+        deadline, that signal is not flushed again and the call returns False. Repeated
+        timed-out flushes therefore hold at most one thread per signal.
+        """
         pipeline = self._pipeline
         if pipeline is None or self._shut_down:
             return True
         seconds = self.settings.shutdown_timeout_s if timeout is None else timeout
         millis = seconds * 1000
 
-        return run_with_deadline(
+        done = run_with_deadline(
             {
                 "metrics flush": lambda: pipeline.meter_provider.force_flush(millis),
                 "traces flush": lambda: pipeline.tracer_provider.force_flush(int(millis)),
                 "logs flush": lambda: pipeline.logger_provider.force_flush(int(millis)),
             },
             seconds,
+            lanes={f"{signal} flush": lane for signal, lane in self._lanes.items()},
         )
+        return self._delivered(pipeline) and done
+
+    @staticmethod
+    def _delivered(pipeline: Pipeline) -> bool:
+        """False if an export failed since the previous check (which every signal passes)."""
+        failed = {signal: outcome.checkpoint() for signal, outcome in pipeline.outcomes.items()}
+        for signal, count in failed.items():
+            if count:
+                logger.warning("otelkit: %d %s export(s) failed", count, signal)
+        return not any(failed.values())
 
     def shutdown(self, timeout: float | None = None) -> bool:
-        """Flush and stop every signal, release the listener; harmless when called again."""
+        """Flush and stop every signal, release the listener; harmless when called again.
+
+        False if anything was not delivered (as ``force_flush()``) or a signal did not stop in
+        time; how many spans and log records failed to export since start-up is logged.
+        """
         with self._shutdown_lock:
             if self._shut_down:
                 return True
@@ -190,7 +215,18 @@ class Telemetry:
             seconds,
         )
         pipeline.close()
-        return done
+        delivered = self._delivered(pipeline)
+        spans, records = (
+            outcome.undelivered if (outcome := pipeline.outcomes.get(s)) else 0
+            for s in ("traces", "logs")
+        )
+        if spans or records:
+            logger.warning(
+                "otelkit: %d span(s) and %d log record(s) could not be delivered since start-up",
+                spans,
+                records,
+            )
+        return delivered and done
 
     def __repr__(self) -> str:
         state = "shut down" if self._shut_down else ("enabled" if self.enabled else "disabled")

@@ -7,7 +7,6 @@ listener also answers ``/healthz`` and ``/readyz`` (``otelkit.health._http``).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import gzip
 import hmac
@@ -15,10 +14,11 @@ import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from otelkit._errors import ConfigError, record_internal_error
+from otelkit.exporters.prometheus._connections import ConnectionServer, RequestHandler
 from otelkit.exporters.prometheus._exposition import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -89,9 +89,11 @@ def authorized(exposition: Exposition | None, authorization: str | None) -> bool
     token = exposition.token if exposition is not None else None
     if token is None:
         return True
-    expected = f"Bearer {token.value}".encode()
-    given = (authorization or "").encode("latin-1", "replace")
-    return hmac.compare_digest(given, expected)
+    # The scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are "Bearer".
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    given = credentials.lstrip(" ").encode("latin-1", "replace")
+    matches = hmac.compare_digest(given, token.value.encode())  # constant time in the token
+    return matches and scheme.lower() == "bearer"
 
 
 def _accepts_gzip(accept_encoding: str | None) -> bool:
@@ -108,19 +110,21 @@ def _accepts_gzip(accept_encoding: str | None) -> bool:
     return False
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"  # keep-alive, as Prometheus reuses its connection
-    timeout = 60  # an idle kept-alive connection's thread ends after this many seconds
+class _Handler(RequestHandler):
+    def __init__(
+        self, connection: socket.socket, client_address: Any, exposition: Exposition
+    ) -> None:
+        super().__init__(connection, client_address)
+        self.exposition = exposition
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
         path = self.path.split("?", 1)[0]
         if path in ("/healthz", "/readyz"):
             # No token needed: probes must get through. Without the token, /readyz names no
             # check (only the overall status), as check names describe the infrastructure.
             from otelkit.health import _http as _health_http
 
-            details = authorized(self.server.exposition, self.headers.get("Authorization"))
+            details = authorized(self.exposition, self.headers.get("Authorization"))
             if path == "/healthz":
                 status, headers, body = _health_http.liveness()
             else:
@@ -131,86 +135,35 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             status, headers, body = respond(
-                self.server.exposition,
+                self.exposition,
                 self.headers.get("Authorization"),
                 self.headers.get("Accept-Encoding"),
             )
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        if not any(name == "Content-Length" for name, _ in headers):
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("otelkit metrics endpoint: " + format, *args)
+        self.send_whole(status, headers, body)
 
 
-class _Server(ThreadingHTTPServer):
-    """Tracks open connections so that closing the listener also ends kept-alive scrapes."""
-
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        family: int,
-        exposition: Exposition,
-        *,
-        reuse_port: bool = False,
-        inherited: socket.socket | None = None,
-    ) -> None:
-        self.address_family = family
-        self.exposition = exposition
-        self.reuse_port = reuse_port
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler, bind_and_activate=inherited is None)
-        if inherited is not None:  # a forked child serves the listening socket of its parent
-            self.socket.close()
-            self.socket = inherited
-            self.server_address = inherited.getsockname()
-        # Processes sharing one listening socket all wake up for a connection and one gets it:
-        # a blocking accept() would leave the others stuck, deaf to shutdown().
-        self.socket.setblocking(False)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = self.socket.accept()  # BlockingIOError: another process took it
-        connection.setblocking(True)
-        return connection, address
-
-    def server_bind(self) -> None:
-        if self.reuse_port:
+def _listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
             # The workers of a pre-fork server each bind the same port; the kernel spreads the
             # scrapes over them, and each answers with the total (``_multiprocess/``).
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        super().server_bind()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A scraper that hangs up mid-response is routine, not worth a traceback on stderr."""
-        logger.debug("otelkit metrics endpoint: error serving %s", client_address, exc_info=True)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections, self._connections = self._connections, set()
-        for connection in connections:
-            with contextlib.suppress(OSError):  # already closed by the peer
-                connection.shutdown(socket.SHUT_RDWR)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    # Processes sharing one listening socket all wake up for a connection and one gets it:
+    # a blocking accept() would leave the others stuck, deaf to shutdown().
+    sock.setblocking(False)
+    return sock
 
 
 class Listener:
-    """The plugin's own ``/metrics`` listener on a daemon thread."""
+    """The plugin's own ``/metrics`` listener (threads and connections: ``_connections``)."""
 
     def __init__(
         self,
@@ -226,44 +179,40 @@ class Listener:
         ``reuse_port``: other processes of the same user may listen on the same port (the
         workers of a pre-fork server).
         """
+        self._exposition = exposition
         try:
-            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-            self._server = _Server((host, port), family, exposition, reuse_port=reuse_port)
+            listening = _listening_socket(host, port, reuse_port=reuse_port)
         except OSError as exc:
             raise ConfigError(_bind_error(host, port, exc, sources)) from None
-        self.host, self.port = self._server.server_address[:2]
+        self.host, self.port = listening.getsockname()[:2]
+        self._server = self._new_server(listening)
         self._thread = self._serve()
+
+    def _new_server(self, listening: socket.socket) -> ConnectionServer:
+        return ConnectionServer(listening, partial(_Handler, exposition=self._exposition))
 
     def _serve(self) -> threading.Thread:
         thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="otelkit-metrics",
-            daemon=True,
+            target=self._server.serve_forever, name="otelkit-metrics", daemon=True
         )
         thread.start()
         return thread
 
     def after_fork_in_child(self) -> None:
-        """Serve the inherited listening socket from this process too (its thread is gone).
+        """Serve the inherited listening socket from this process too (its threads are gone).
 
-        The parent keeps serving it; the kernel hands each connection to one of them.
+        The parent keeps serving it; the kernel hands each connection to one of them. The
+        parent's connections stay the parent's: this process closes its copies.
         """
         inherited = self._server
-        host, port = inherited.server_address[:2]
-        self._server = _Server(
-            (str(host), int(port)),
-            inherited.address_family,
-            inherited.exposition,
-            inherited=inherited.socket,
-        )
+        inherited.abandon()
+        self._server = self._new_server(inherited.socket)
         self._thread = self._serve()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.close_connections()
+        self._server.stop()
         self._thread.join(timeout=2)
+        self._server.close()
 
 
 def _bind_error(host: str, port: int, exc: OSError, sources: tuple[str, str]) -> str:

@@ -5,6 +5,11 @@ Names follow the OpenTelemetry → Prometheus compatibility rules: invalid chara
 gauge → ``_ratio``, ``{annotations}`` dropped), monotonic sums get ``_total``. Every series
 carries ``otel_scope_name`` (and ``otel_scope_version``), so two libraries emitting the same
 metric name never produce duplicate series; the resource goes into ``target_info``.
+
+The output is always valid UTF-8 that parsers accept, whatever the data holds: a name of which
+nothing can be kept becomes ``unnamed_…``, and lone surrogates (``os.fsdecode`` of a non-UTF-8
+file name in a label value, a scope or a description) become U+FFFD, counted as an internal
+error of ``prometheus.exposition`` (once per scrape that needed it) instead of failing it.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ _INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]+")
 _ANNOTATION = re.compile(r"\{[^}]*\}")
 _REPEATED_UNDERSCORES = re.compile(r"__+")
 _HISTOGRAM_RESERVED = frozenset({"le"})
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _sanitize(name: str, pattern: re.Pattern[str]) -> str:
@@ -99,6 +105,9 @@ def _unit_words(unit: str, is_gauge: bool) -> str:
 def metric_name(name: str, unit: str, kind: str) -> str:
     """The Prometheus family name of an OTel metric; ``kind`` is counter, gauge or histogram."""
     base = _sanitize(name, _INVALID_NAME)
+    if not base.removesuffix("_total").strip("_"):
+        # Nothing of the name could be kept: "_total" alone would be a counter without a name.
+        base = "unnamed" + base
     words = _unit_words(unit or "", kind == "gauge")
     if words and not base.endswith("_" + words):
         base = f"{base}_{words}"
@@ -194,7 +203,17 @@ def render(data: MetricsData | None, resource: Resource) -> bytes:
                     )
                 except Exception as exc:
                     record_internal_error("prometheus.render", exc)
-    return _join(families).encode("utf-8")
+    return _encode(_join(families))
+
+
+def _encode(text: str) -> bytes:
+    """UTF-8 bytes of ``text``; lone surrogates (``os.fsdecode`` of a non-UTF-8 file name, in
+    a label value, the scope, a description) become U+FFFD, counted once per scrape."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        record_internal_error("prometheus.exposition", exc)
+        return _SURROGATES.sub("\ufffd", text).encode("utf-8")
 
 
 def _add_metric(

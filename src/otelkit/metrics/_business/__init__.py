@@ -4,10 +4,13 @@
 Decorators validate their arguments when they are applied (at import), create their instrument
 in otelkit's fast registry at once, and record into it on every call; whatever
 ``init_telemetry()`` configures later exports it. Nothing here raises into the caller after
-decoration: an attribute function that fails is logged once and the call goes on.
+decoration: an attribute function that fails is logged once and the call goes on, an attribute
+OpenTelemetry does not accept (a ``dict``, ``None``, a mixed list, any other object) is dropped
+and counted (``internal_error_count("attributes")``), lists are kept as tuples, and a failure of
+otelkit's own around a call never replaces the caller's exception.
 
 - ``_instruments``: the instruments in the fast registry, and the validation of their arguments;
-- ``_attributes``: the attributes of one call (static, or a function of its arguments);
+- ``_attributes``: the attributes of one call (static, or a function of its arguments), cleaned;
 - ``_observer``: the wrapper around each call that every decorator shares;
 - ``_decorators``: ``timed``, ``counted``, ``track_inprogress``;
 - ``_traced``: ``traced``;

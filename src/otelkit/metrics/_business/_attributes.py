@@ -1,8 +1,15 @@
 """The attributes of one call: static ones, or a function of the call's arguments.
 
-They are resolved into the key of a fast series and the attribute dict once per call. A
-function that raises is logged once (``record_internal_error``) and the static attributes are
-used: nothing here raises into the caller.
+They are cleaned and resolved into the key of a fast series and the attribute dict: static
+ones once, when the decorator is applied, computed ones on every call. Cleaning keeps what
+OpenTelemetry accepts as an attribute (a non-empty ``str`` key; a ``str``, ``bool``, ``int`` or
+``float`` value, or a homogeneous list or tuple of one of them, kept as a tuple) and drops the
+rest (``dict``, ``None``, mixed sequences, other objects), each drop counted and logged once
+per kind (``record_internal_error("attributes", InvalidAttribute(...))``). A function that
+raises is logged once and the static attributes are used: nothing here raises into the caller.
+
+The series key tells ``1``, ``1.0`` and ``True`` apart (they are equal in Python), and a NaN
+from another (``nan != nan``), so each value gets its own series and a NaN one series.
 """
 
 from __future__ import annotations
@@ -17,7 +24,80 @@ from otelkit._errors import record_internal_error
 if TYPE_CHECKING:
     from otelkit.metrics._business._instruments import Attributes
 
-__all__ = ["CallAttributes"]
+__all__ = ["CallAttributes", "InvalidAttribute", "clean"]
+
+_SCALARS = (bool, str, int, float)  # bool before int: True is an int too
+_EXACT = frozenset(_SCALARS)
+
+
+class InvalidAttribute(ValueError):
+    """An attribute OpenTelemetry does not accept; it is dropped, never raised to the caller."""
+
+
+def _scalar_type(value: object) -> type | None:
+    for kind in _SCALARS:
+        if isinstance(value, kind):
+            return kind
+    return None
+
+
+def _valid_value(value: object) -> Any:
+    """``value`` as an attribute value (sequences become tuples), or ``None`` if invalid."""
+    if _scalar_type(value) is not None:
+        return value
+    if isinstance(value, (list, tuple)):
+        kinds = {_scalar_type(item) for item in value}
+        if len(kinds) <= 1 and None not in kinds:
+            return tuple(value)
+    return None
+
+
+def clean(attributes: Mapping[Any, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The series key and the attribute dict of ``attributes``, invalid ones dropped."""
+    try:  # the usual case first: string keys and values, nothing to convert or drop
+        key = tuple(sorted(attributes.items()))
+    except Exception:  # keys that do not compare (mixed types)
+        return _clean(attributes)
+    for name, value in key:
+        if type(value) is not str or type(name) is not str or not name:
+            return _clean(attributes)
+    return key, attributes if type(attributes) is dict else dict(attributes)
+
+
+def _clean(attributes: Mapping[Any, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    key: list[tuple[Any, ...]] = []
+    kept: dict[str, Any] = {}
+    for name, value in attributes.items():
+        kind = type(value)
+        if kind is str and type(name) is str and name:
+            key.append((name, value))
+            kept[name] = value
+            continue
+        valid = value if kind in _EXACT else _valid_value(value)
+        if valid is None or not isinstance(name, str) or not name:
+            _drop(name, value)
+            continue
+        value = valid
+        # The type and repr keep 1, 1.0 and True apart, and every NaN in one series.
+        key.append((name, type(value).__name__, repr(value)))
+        kept[name] = value
+    key.sort(key=_first)
+    return tuple(key), kept
+
+
+def _first(item: tuple[Any, ...]) -> str:
+    return str(item[0])
+
+
+def _drop(name: object, value: object) -> None:
+    record_internal_error(
+        "attributes",
+        InvalidAttribute(
+            f"an attribute of key type {type(name).__name__} and value type "
+            f"{type(value).__name__} was dropped: OpenTelemetry takes a non-empty str key and a "
+            "str, bool, int or float value, or a homogeneous list of one of them"
+        ),
+    )
 
 
 class CallAttributes:
@@ -28,8 +108,8 @@ class CallAttributes:
     def __init__(self, attributes: Attributes, component: str) -> None:
         self._component = component
         self._function = attributes if callable(attributes) else None
-        self._static = dict(attributes) if isinstance(attributes, Mapping) else {}
-        self._key = tuple(sorted(self._static.items()))
+        static = attributes if isinstance(attributes, Mapping) else {}
+        self._key, self._static = clean(static)
 
     def resolve(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -37,8 +117,8 @@ class CallAttributes:
         if self._function is None:
             return self._key, self._static
         try:
-            computed = dict(self._function(*args, **kwargs))
-            return tuple(sorted(computed.items())), computed
+            computed = self._function(*args, **kwargs)
+            return clean(computed if isinstance(computed, Mapping) else dict(computed))
         except Exception as exc:
             record_internal_error(self._component, exc)
             return self._key, self._static

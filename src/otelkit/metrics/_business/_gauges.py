@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from otelkit._errors import ConfigError, record_internal_error
+from otelkit.metrics._business._attributes import clean
 from otelkit.metrics._business._instruments import SCOPE, check_name
 from otelkit.metrics._fastpath import REGISTRY
 
@@ -66,7 +67,7 @@ def _observe(
         try:
             value = callback()
             if isinstance(value, Mapping):
-                return [Observation(v, dict(k)) for k, v in value.items()]
+                return [Observation(v, clean(dict(k))[1]) for k, v in value.items()]
             return [Observation(value)]
         except Exception as exc:
             record_internal_error(f"gauge {name}", exc)

@@ -13,6 +13,8 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from otelkit import _errors
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Generator
     from contextvars import ContextVar
@@ -23,10 +25,37 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _NO_ERROR = None
+_FAILED: Any = object()  # the state of a call whose ``begin`` failed: nothing to end
 
 
 def error_name(exc: BaseException) -> str:
     return type(exc).__qualname__
+
+
+def _failed(observer: CallObserver, exc: Exception) -> Any:
+    """Count a failure of our own around a call that did not raise (re-raised in our suite)."""
+    if _errors._raise:
+        raise exc
+    _errors.record_internal_error(type(observer).__name__, exc)
+    return _FAILED
+
+
+def _end(observer: CallObserver, state: Any) -> None:
+    if state is not _FAILED:
+        try:
+            observer.end(state, _NO_ERROR)
+        except Exception as exc:
+            _failed(observer, exc)
+
+
+def _end_quietly(observer: CallObserver, state: Any, error: BaseException | None) -> None:
+    """End a call that raised: never raises, so the caller's own exception passes unchanged."""
+    if state is _FAILED:
+        return
+    try:
+        observer.end(state, error_name(error) if error is not None else _NO_ERROR)
+    except Exception as exc:
+        _errors.record_internal_error(type(observer).__name__, exc)
 
 
 class CallObserver:
@@ -48,27 +77,33 @@ class CallObserver:
 
             @functools.wraps(fn)
             async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-                state = observer.begin(args, kwargs)
+                try:
+                    state = observer.begin(args, kwargs)
+                except Exception as exc:
+                    state = _failed(observer, exc)
                 try:
                     async for item in fn(*args, **kwargs):
                         yield item
                 except BaseException as exc:
-                    observer.end(state, error_name(exc))
+                    _end_quietly(observer, state, exc)
                     raise
-                observer.end(state, _NO_ERROR)
+                _end(observer, state)
 
             return agen_wrapper  # type: ignore[return-value]
         if inspect.isgeneratorfunction(fn):
 
             @functools.wraps(fn)
             def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-                state = observer.begin(args, kwargs)
+                try:
+                    state = observer.begin(args, kwargs)
+                except Exception as exc:
+                    state = _failed(observer, exc)
                 try:
                     result = yield from fn(*args, **kwargs)
                 except BaseException as exc:
-                    observer.end(state, error_name(exc))
+                    _end_quietly(observer, state, exc)
                     raise
-                observer.end(state, _NO_ERROR)
+                _end(observer, state)
                 return result
 
             return gen_wrapper  # type: ignore[return-value]
@@ -76,26 +111,36 @@ class CallObserver:
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                state = observer.begin(args, kwargs)
+                try:
+                    state = observer.begin(args, kwargs)
+                except Exception as exc:
+                    state = _failed(observer, exc)
                 try:
                     result = await fn(*args, **kwargs)
                 except BaseException as exc:
-                    observer.end(state, error_name(exc))
+                    _end_quietly(observer, state, exc)
                     raise
-                observer.end(state, _NO_ERROR)
+                _end(observer, state)
                 return result
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            state = observer.begin(args, kwargs)
+            try:
+                state = observer.begin(args, kwargs)
+            except Exception as exc:
+                state = _failed(observer, exc)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                observer.end(state, error_name(exc))
+                _end_quietly(observer, state, exc)
                 raise
-            observer.end(state, _NO_ERROR)
+            if state is not _FAILED:
+                try:
+                    observer.end(state, _NO_ERROR)
+                except Exception as exc:
+                    _failed(observer, exc)
             return result
 
         return wrapper
@@ -107,14 +152,21 @@ class ContextManagerMixin(CallObserver):
     _states: ContextVar[tuple[Any, ...]]
 
     def __enter__(self) -> None:
-        self._states.set((*self._states.get(()), self.begin((), {})))
+        try:
+            state = self.begin((), {})
+        except Exception as exc:
+            state = _failed(self, exc)
+        self._states.set((*self._states.get(()), state))
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
         *rest, state = self._states.get()
         self._states.set(tuple(rest))
-        self.end(state, error_name(exc) if exc is not None else None)
+        if exc is None:
+            _end(self, state)
+        else:
+            _end_quietly(self, state, exc)
 
     async def __aenter__(self) -> None:
         self.__enter__()

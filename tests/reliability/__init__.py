@@ -1,0 +1,1 @@
+"""Reliability tests: bounded resources and latency of otelkit's own servers."""
