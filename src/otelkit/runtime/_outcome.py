@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import inspect
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from opentelemetry.sdk._logs import ReadableLogRecord
     from opentelemetry.sdk.trace import ReadableSpan
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _failed(result: object) -> bool:
@@ -66,6 +69,18 @@ def _shutdown_of(exporter: Any, timeout_millis: float | None) -> None:
         exporter.shutdown()
 
 
+def _counted_export(outcome: Outcome, export: Callable[[Sequence[T]], R], items: Sequence[T]) -> R:
+    """One export of ``items``; a failed result or a raise counts them (the raise goes on)."""
+    try:
+        result = export(items)
+    except BaseException:
+        outcome.record(len(items))
+        raise
+    if _failed(result):
+        outcome.record(len(items))
+    return result
+
+
 class RecordingSpanExporter(SpanExporter):
     """A span exporter that counts its wrapped exporter's failures into an ``Outcome``."""
 
@@ -74,14 +89,7 @@ class RecordingSpanExporter(SpanExporter):
         self.outcome = outcome
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            result = self.exporter.export(spans)
-        except BaseException:
-            self.outcome.record(len(spans))
-            raise
-        if _failed(result):
-            self.outcome.record(len(spans))
-        return result
+        return _counted_export(self.outcome, self.exporter.export, spans)
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
         _shutdown_of(self.exporter, timeout_millis)
@@ -98,14 +106,7 @@ class RecordingLogRecordExporter(LogRecordExporter):
         self.outcome = outcome
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        try:
-            result = self.exporter.export(batch)
-        except BaseException:
-            self.outcome.record(len(batch))
-            raise
-        if _failed(result):
-            self.outcome.record(len(batch))
-        return result
+        return _counted_export(self.outcome, self.exporter.export, batch)
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
         _shutdown_of(self.exporter, timeout_millis)
