@@ -26,7 +26,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-SERVER_PACKAGES = ("prometheus", "postgresql", "redis-server")
+SERVER_PACKAGES = ("prometheus", "prometheus-alertmanager", "postgresql", "redis-server")
 # The extras every integration test needs; the tools come from the `dev` dependency group.
 TEST_EXTRAS = ".[all,contrib,celery,sqlalchemy]"
 # The OpenTelemetry distributions released together with the SDK (one version number).
@@ -43,7 +43,7 @@ COMPAT_TESTS = ("tests/unit", "tests/tracing", "tests/http", "tests/health", "te
 
 
 def _servers_missing() -> list[str]:
-    missing = [b for b in ("prometheus", "promtool", "redis-server") if shutil.which(b) is None]
+    missing = [b for b in ("prometheus", "promtool", "amtool", "redis-server") if shutil.which(b) is None]
     if not glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"):
         missing.append("pg_ctl")
     return missing
