@@ -15,7 +15,6 @@ nox.options.sessions = [
     "typecheck",
     "core",
     "http",
-    "sdk",
     "python",
     "azure_monitor",
     "cloudwatch",
@@ -43,7 +42,8 @@ COMPAT_TESTS = ("tests/unit", "tests/tracing", "tests/http", "tests/health", "te
 
 
 def _servers_missing() -> list[str]:
-    missing = [b for b in ("prometheus", "promtool", "amtool", "redis-server") if shutil.which(b) is None]
+    binaries = ("prometheus", "promtool", "amtool", "redis-server")
+    missing = [b for b in binaries if shutil.which(b) is None]
     if not glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"):
         missing.append("pg_ctl")
     return missing
@@ -95,14 +95,10 @@ def _sdk_floor() -> dict[str, str]:
     return floors
 
 
-@nox.session
-@nox.parametrize("sdk", ["lowest", "newest"])
-def sdk(session: nox.Session, sdk: str) -> None:
-    """The suite against the lowest OpenTelemetry SDK pyproject.toml admits, and the newest
-    published one (past the upper bound too: raising the bound is a change that runs this)."""
-    _install_servers(session)
-    _install_dev(session)
-    if sdk == "lowest":
+def _install_sdk(session: nox.Session, which: str) -> None:
+    """The lowest OpenTelemetry SDK pyproject.toml admits, or the newest published one (past
+    the upper bound too: raising the bound is a change that runs this)."""
+    if which == "lowest":
         floors = _sdk_floor()
         sdk_floor = floors["opentelemetry-sdk"]
         pins = [f"{name}=={version}" for name, version in floors.items()]
@@ -114,17 +110,34 @@ def sdk(session: nox.Session, sdk: str) -> None:
     session.run(
         "python",
         "-c",
-        "from importlib.metadata import version as v; "
-        "print('opentelemetry-sdk', v('opentelemetry-sdk'), '/ semantic-conventions', "
-        "v('opentelemetry-semantic-conventions'))",
+        "import sys; from importlib.metadata import version as v; "
+        "print('Python', sys.version.split()[0], '/ opentelemetry-sdk', v('opentelemetry-sdk'), "
+        "'/ semantic-conventions', v('opentelemetry-semantic-conventions'))",
     )
+
+
+@nox.session
+@nox.parametrize("sdk", ["lowest", "newest"])
+def sdk(session: nox.Session, sdk: str) -> None:
+    """The SDK-sensitive part of the suite against the lowest and the newest SDK."""
+    _install_servers(session)
+    _install_dev(session)
+    _install_sdk(session, sdk)
     session.run("pytest", "-p", "no:cacheprovider", *COMPAT_TESTS, *session.posargs)
 
 
-@nox.session(python=["3.10", "3.13"])
+# The oldest Python with the oldest SDK, the newest Python with the newest SDK: each end of both
+# ranges in two runs instead of four (CI runs these; `sdk` remains for one SDK end alone).
+PYTHON_SDK = {"3.10": "lowest", "3.13": "newest"}
+
+
+@nox.session(python=list(PYTHON_SDK))
 def python(session: nox.Session) -> None:
-    """The lowest and the newest Python otelkit supports (3.11 runs the whole suite)."""
+    """The lowest and the newest Python otelkit supports, each with one end of the SDK range
+    (3.11 runs the whole suite with the SDK the lock resolves)."""
+    _install_servers(session)
     _install_dev(session)
+    _install_sdk(session, PYTHON_SDK[str(session.python)])
     session.run("pytest", "-p", "no:cacheprovider", *COMPAT_TESTS, *session.posargs)
 
 
@@ -155,11 +168,52 @@ def cloudwatch(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint and formatting) and the import contracts of .importlinter."""
-    session.install("ruff>=0.6", "import-linter>=2.1", "-e", ".")
+    """ruff (lint and formatting), the import contracts of .importlinter, and pip-audit over
+    the resolved dependencies of every extra (when its vulnerability service is reachable)."""
+    session.install("ruff>=0.6", "import-linter>=2.1", "pip-audit>=2.7", "-e", ".[all]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("lint-imports")
+    if _reachable(AUDIT_SERVICE):
+        # No advisory is ignored today; an ignored one gets `--ignore-vuln ID` here with why.
+        session.run("pip-audit", "--skip-editable", "--progress-spinner", "off")
+    else:
+        session.warn(f"pip-audit NOT run: its service ({AUDIT_SERVICE}) is unreachable")
+
+
+AUDIT_SERVICE = "https://pypi.org/pypi/pip/json"
+
+
+def _reachable(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The long form of the fault suite (100,000 requests per phase and fault): not a default
+    session; the short form runs with the tests."""
+    _install_dev(session)
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-s",
+        "tests/reliability/test_faults.py",
+        "tests/reliability/test_faults_slow.py",
+        "tests/reliability/test_steady_load.py",
+        "tests/reliability/test_sigterm_load.py",
+        "tests/reliability/test_scrape_storm.py",
+        "tests/reliability/test_lifecycle.py",
+        "tests/reliability/test_prefork_kill.py",
+        *session.posargs,
+        env={"RELIABILITY_SOAK": "1"},
+    )
 
 
 @nox.session
@@ -171,10 +225,14 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Regenerate docs/configuration.md from the settings declarations."""
-    session.install("-e", ".")
+    """Regenerate docs/configuration.md and docs/metrics.md from their declarations."""
+    session.install("-e", ".[cli]")
     with open("docs/configuration.md", "w") as out:
         session.run("python", "-m", "otelkit.runtime._config_docs", stdout=out)
+    with open("docs/metrics.md", "w") as out:
+        session.run("python", "-m", "otelkit.ops.catalog", stdout=out)
+    session.run("python", "-m", "otelkit.ops.rules")  # docs/generated/*, docs/runbooks.md
+    session.run("python", "-m", "otelkit.ops.dashboard")  # docs/generated/dashboard.json
 
 
 @nox.session

@@ -34,3 +34,14 @@ def _no_telemetry_left_running() -> Iterator[None]:
     active = _active.current()
     if active is not None:
         active.shutdown(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _no_span_left_current() -> Iterator[None]:
+    """Each test leaves no span current on the main thread: a leaked context would become the
+    parent of every later test's spans (and put its trace id on their log records)."""
+    from opentelemetry import trace
+
+    yield
+    span = trace.get_current_span()
+    assert not span.get_span_context().is_valid, f"a span was left current: {span!r}"

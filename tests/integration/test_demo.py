@@ -34,7 +34,9 @@ def test_the_demo_serves_http_and_business_metrics() -> None:
             nonlocal exposition
             url = f"http://127.0.0.1:{metrics_port}/metrics"
             exposition = urllib.request.urlopen(url, timeout=2).read().decode()
-            return 'http_route="/checkout"' in exposition and "shop_orders_total" in exposition
+            # the first checkouts may all fail (5 %): wait for a recorded basket too
+            wanted = ('http_route="/checkout"', "shop_orders_total", "shop_basket_value_bucket")
+            return all(part in exposition for part in wanted)
 
         wait_until(checkouts_recorded, timeout=20, what="the demo's traffic in /metrics")
         assert "http_server_request_duration_seconds_count{" in exposition

@@ -102,7 +102,7 @@ def test_target_info_carries_the_resource_attributes(
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "team=payments,cloud.region=eu-west-1")
     port = free_port()
     telemetry = otelkit.init_telemetry(
-        service_name="billing", environment="staging", prometheus_port=port
+        service_name="billing", environment="staging", exporters="prometheus", prometheus_port=port
     )
 
     prometheus.scrape("resource-app", target=f"127.0.0.1:{port}")

@@ -48,3 +48,93 @@ def test_readme_quickstart_type_checks_and_runs(tmp_path: Path) -> None:
         [sys.executable, str(script)], capture_output=True, text=True, env=env, check=False
     )
     assert ran.returncode == 0, ran.stderr
+
+
+def _blocks(markdown: str) -> list[tuple[str, str]]:
+    """Every fenced block: (info string, text)."""
+    blocks: list[tuple[str, str]] = []
+    info: str | None = None
+    current: list[str] = []
+    for line in markdown.splitlines():
+        if line.startswith("```") and info is None:
+            info, current = line[3:].strip(), []
+        elif line.startswith("```") and info is not None:
+            blocks.append((info, "\n".join(current)))
+            info = None
+        elif info is not None:
+            current.append(line)
+    return blocks
+
+
+def test_readme_install_line_brings_what_the_quickstart_imports() -> None:
+    blocks = _blocks((ROOT / "README.md").read_text())
+    install = blocks[0][1]
+    quickstart = next(text for info, text in blocks if info == "python")
+    assert install.startswith('python3 -m pip install "otelkit[')
+    imported = {
+        line.split()[1].split(".")[0]
+        for line in quickstart.splitlines()
+        if line.startswith(("import ", "from "))
+    }
+    assert imported - {"otelkit"} <= set(install.split("#")[0].split())
+    assert "uvicorn" in install  # the quickstart's run command
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str, deadline: float) -> str:
+    import time
+    import urllib.request
+
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return str(response.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_readme_quickstart_starts_with_its_own_command(tmp_path: Path) -> None:
+    """The command under the quickstart serves it: the route answers and /metrics shows it."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+    import time
+
+    blocks = _blocks((ROOT / "README.md").read_text())
+    at = next(i for i, (info, _) in enumerate(blocks) if info == "python")
+    (tmp_path / "app.py").write_text(blocks[at][1] + "\n")
+    command = shlex.split(blocks[at + 1][1].splitlines()[0].split("#")[0])
+    assert command[0] == "uvicorn", command
+    port, metrics_port = _free_port(), _free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OTEL")}
+    environ["OTEL_EXPORTER_PROMETHEUS_PORT"] = str(metrics_port)
+    uvicorn = os.path.join(os.path.dirname(sys.executable), command[0])
+    server = subprocess.Popen(
+        [uvicorn, *command[1:], "--port", str(port)],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        assert _get(f"http://127.0.0.1:{port}/orders/1", deadline) == '{"order_id":1}'
+        exposition = _get(f"http://127.0.0.1:{metrics_port}/metrics", deadline)
+        assert 'http_route="/orders/{order_id}"' in exposition
+        assert "orders_lookup_duration_seconds_count" in exposition
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=30)
+    # It stops cleanly on SIGTERM (uvicorn shuts down, then re-raises the signal).
+    assert server.returncode in (0, -15), errors.decode()
+    assert "Application shutdown complete" in errors.decode()

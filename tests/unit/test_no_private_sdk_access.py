@@ -25,7 +25,7 @@ import otelkit
 SOURCE = Path(otelkit.__file__).parent
 REPOSITORY = Path(__file__).resolve().parents[2]
 PLUGIN_SOURCES = sorted((REPOSITORY / "plugins").glob("*/src"))
-ALLOWED = {SOURCE / "_sdk_compat.py"}
+ALLOWED = {SOURCE / "_sdk_compat.py", SOURCE / "_sdk_export.py"}
 PUBLIC_UNDERSCORE_MODULES = {"_logs", "_incubating", "_log_exporter"}
 """Underscored module names that are the documented import path (the SDK's logs signal, the
 semantic conventions' incubating attributes, the OTLP log exporters): no public alternative."""

@@ -32,11 +32,13 @@ def test_all_lists_exactly_the_public_names() -> None:
     # once imported
     subpackages = {
         "alerting",
+        "cli",
         "config",
         "exporters",
         "health",
         "instrumentation",
         "metrics",
+        "ops",
         "runtime",
         "testing",
         "tracing",

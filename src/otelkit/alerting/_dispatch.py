@@ -27,6 +27,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from otelkit._version import __version__
 from otelkit.alerting._delivery import DeliveryError
 from otelkit.metrics._fastpath import REGISTRY
+from otelkit.metrics._spec import MetricSpec, own
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -35,12 +36,25 @@ if TYPE_CHECKING:
     from otelkit.alerting._delivery import Channel
     from otelkit.metrics._fastpath import FastSum
 
-__all__ = ["NOTIFICATIONS", "Dispatcher"]
+__all__ = ["METRICS", "NOTIFICATIONS", "Dispatcher"]
 
 logger = logging.getLogger("otelkit")
 
 NOTIFICATIONS = "otelkit.alert.notifications"
 SCOPE = InstrumentationScope("otelkit.alerting", __version__)
+SPEC = MetricSpec(
+    NOTIFICATIONS,
+    "counter",
+    "{notification}",
+    "Alert notifications by channel and outcome (sent, failed, dropped).",
+    (
+        own("channel", description="The channel's name (log, callback, webhook, smtp, ...)."),
+        own("outcome", "sent", "failed", "dropped"),
+    ),
+    "alerting",
+)
+METRICS = (SPEC,)
+"""The counter, for the metric catalog; it is created from this declaration."""
 QUEUE_SIZE = 1000
 _STOP = object()
 
@@ -48,9 +62,9 @@ _STOP = object()
 def notification_counter() -> FastSum:
     """The counter of delivery outcomes, fed to every reader of the active configuration."""
     return REGISTRY.sum(
-        NOTIFICATIONS,
-        unit="{notification}",
-        description="Alert notifications by channel and outcome (sent, failed, dropped).",
+        SPEC.name,
+        unit=SPEC.unit,
+        description=SPEC.description,
         scope=SCOPE,
         monotonic=True,
         transient=True,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from importlib import metadata
 
 import typer
 
 from otelkit._version import __version__
+from otelkit.cli._output import OUTPUT, Output, print_json
 
 DISTRIBUTIONS = ("opentelemetry-api", "opentelemetry-sdk", "opentelemetry-semantic-conventions")
 
@@ -24,12 +24,10 @@ def versions() -> dict[str, str]:
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def version(
-        output: str = typer.Option("text", "--output", "-o", help="text or json"),
-    ) -> None:
+    def version(output: Output = OUTPUT) -> None:
         """Print otelkit's version and the OpenTelemetry versions installed beside it."""
         found = versions()
-        if output == "json":
-            typer.echo(json.dumps(found, indent=2))
+        if output is Output.json:
+            print_json(found)
         else:
             typer.echo("\n".join(f"{name} {value}" for name, value in found.items()))

@@ -11,6 +11,7 @@ import math
 import re
 from urllib.parse import urlsplit
 
+from otelkit.config import _parse
 from otelkit.config._parse import Invalid, Secret, text
 
 __all__ = [
@@ -25,9 +26,6 @@ __all__ = [
     "webhook_url",
 ]
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _EMAIL = re.compile(r"[^@\s,<>\"]+@[^@\s,<>\"]+\.?[^@\s,<>\"]*")
 _HOST = re.compile(r"[A-Za-z0-9._:\-\[\]]+")
@@ -50,32 +48,10 @@ def finite_number(value: object) -> float:
     return number
 
 
-def duration(value: object) -> float:
-    """Seconds, >= 0: a number (seconds) or a duration string (``500ms``, ``5m``, ``1h30m``)."""
-    if isinstance(value, bool):
-        raise Invalid("expected a duration, got a boolean")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        raw = text(value).lower()
-        if _NUMBER.fullmatch(raw):
-            seconds = float(raw)
-        elif _DURATION.fullmatch(raw):
-            seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(raw))
-        else:
-            raise Invalid("not a duration")
-    if not math.isfinite(seconds):
-        raise Invalid("not a finite duration")
-    if seconds < 0:
-        raise Invalid("must not be negative")
-    return seconds
-
-
-def positive_duration(value: object) -> float:
-    seconds = duration(value)
-    if seconds <= 0:
-        raise Invalid("must be greater than 0")
-    return seconds
+duration = _parse.duration("s", positive=False)
+"""Seconds, >= 0: a number (seconds) or a duration string (``500ms``, ``5m``, ``1h30m``)."""
+positive_duration = _parse.duration("s", positive=True)
+"""Like ``duration``, greater than 0."""
 
 
 def ratio(value: object) -> float:

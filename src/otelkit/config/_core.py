@@ -23,9 +23,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "ENVIRONMENTS",
+    "ENVIRONMENT_ALIASES",
     "INTEGRATIONS",
     "OTHER_KNOWN_VARIABLES",
     "PRODUCTION",
+    "PRODUCTION_LIKE",
     "SAMPLERS",
     "SEMCONV_DURATION_BUCKETS",
     "SETTINGS",
@@ -33,6 +36,12 @@ __all__ = [
 ]
 
 PRODUCTION = "production"
+ENVIRONMENTS = ("development", "staging", PRODUCTION)
+ENVIRONMENT_ALIASES: Mapping[str, str] = MappingProxyType(
+    {"dev": "development", "stage": "staging", "prod": PRODUCTION}
+)
+PRODUCTION_LIKE = frozenset({"staging", PRODUCTION})
+"""Environments with production's defaults: staging rehearses what production runs."""
 SIGNALS = ("metrics", "traces", "logs")
 INTEGRATIONS = ("asgi", "wsgi", "sqlalchemy", "celery", "system", "logging")
 SAMPLERS = (
@@ -74,7 +83,7 @@ OTHER_KNOWN_VARIABLES: Mapping[str, str] = MappingProxyType(
 
 def _exporters_default(signal: str) -> Default:
     def default(parsed: Mapping[str, Any]) -> tuple[str, ...]:
-        production = parsed["environment"] == PRODUCTION
+        production = parsed["environment"] in PRODUCTION_LIKE
         if signal == "metrics":
             return ("otlp",) if production else ("prometheus",)
         if signal == "traces":
@@ -91,6 +100,22 @@ def _service_name_default(parsed: Mapping[str, Any]) -> str:
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     script = script.removesuffix(".py")
     return script if script and script not in ("-c", "-m") else "unknown_service:python"
+
+
+def _environment(value: object) -> str:
+    name = _parse.text(value).lower()
+    name = ENVIRONMENT_ALIASES.get(name, name)
+    if name not in ENVIRONMENTS:
+        known = (*ENVIRONMENTS, *ENVIRONMENT_ALIASES)
+        raise _parse.Invalid(f"unknown environment{did_you_mean(name, known)}")
+    return name
+
+
+def _path(value: object) -> str:
+    path = _parse.text(value)
+    if not path.startswith("/") or any(c.isspace() or c in "?#" for c in path):
+        raise _parse.Invalid(f"{path!r} is not a path starting with '/'")
+    return path.rstrip("/") or "/"
 
 
 def _instrument(value: object) -> tuple[str, ...]:
@@ -146,10 +171,12 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting(
         key="environment",
         env="OTELKIT_ENVIRONMENT",
-        parse=_parse.non_empty,
+        parse=_environment,
         default="development",
-        accepted="any name; `production` switches the exporter defaults to OTLP",
-        doc="`deployment.environment.name` of the resource.",
+        accepted="`development` (or `dev`), `staging` (or `stage`), `production` (or `prod`), "
+        "in any case",
+        doc="`deployment.environment.name` of the resource. `production` and `staging` switch "
+        "the exporter defaults to OTLP; staging differs from production only in this name.",
     ),
     Setting(
         key="resource_attributes",
@@ -208,18 +235,18 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting(
         key="metric_export_interval_ms",
         env="OTEL_METRIC_EXPORT_INTERVAL",
-        parse=_parse.positive_number,
+        parse=_parse.duration("ms", positive=True),
         default=60000.0,
-        accepted="a number of milliseconds greater than 0",
+        accepted=_parse.duration_accepted("ms"),
         doc="Push interval of push exporters (OTLP, console).",
         keyword="metric_export_interval_ms",
     ),
     Setting(
         key="metric_export_timeout_ms",
         env="OTEL_METRIC_EXPORT_TIMEOUT",
-        parse=_parse.positive_number,
+        parse=_parse.duration("ms", positive=True),
         default=30000.0,
-        accepted="a number of milliseconds greater than 0",
+        accepted=_parse.duration_accepted("ms"),
         doc="Time limit of one metric push.",
     ),
     Setting(
@@ -264,6 +291,23 @@ SETTINGS: tuple[Setting[Any], ...] = (
         doc="Requests to these paths are not measured (health probes, scrapes).",
     ),
     Setting(
+        key="health_liveness_path",
+        env="OTELKIT_HEALTH_LIVENESS_PATH",
+        parse=_path,
+        default="/healthz",
+        accepted="a path starting with `/`",
+        doc="Where liveness is answered: on the metrics listener and in `health_app()`, "
+        "`health_wsgi()`, `health_router()` and `health_blueprint()` (below their mount point).",
+    ),
+    Setting(
+        key="health_readiness_path",
+        env="OTELKIT_HEALTH_READINESS_PATH",
+        parse=_path,
+        default="/readyz",
+        accepted="a path starting with `/`, other than the liveness path",
+        doc="Where readiness (the checks' report) is answered, in the same places.",
+    ),
+    Setting(
         key="http_implementation",
         env="OTELKIT_HTTP_IMPLEMENTATION",
         parse=_parse.choice("otelkit", "contrib"),
@@ -292,10 +336,19 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting(
         key="shutdown_timeout_s",
         env="OTELKIT_SHUTDOWN_TIMEOUT",
-        parse=_parse.positive_number,
+        parse=_parse.duration("s", positive=True),
         default=5.0,
-        accepted="a number of seconds greater than 0",
+        accepted=_parse.duration_accepted("s"),
         doc="Upper bound of the flush at exit and on SIGTERM.",
         keyword="shutdown_timeout",
+    ),
+    Setting(
+        key="metric_names_limit",
+        env="OTELKIT_METRIC_NAMES_LIMIT",
+        parse=_parse.integer(1, 1_000_000),
+        default=1000,
+        accepted="an integer from 1 to 1000000",
+        doc="Most metric names `record()` may create at run time; values of further new names "
+        "are dropped and counted in `otelkit.dropped`.",
     ),
 )

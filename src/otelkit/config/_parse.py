@@ -128,6 +128,54 @@ def positive_number(value: object) -> float:
     return number
 
 
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def duration(unit: str, *, positive: bool) -> Parser[float]:
+    """A parser of durations, one syntax for every duration variable.
+
+    A plain number keeps the variable's documented ``unit`` (``"s"`` or ``"ms"``: the OpenTelemetry
+    variables count milliseconds, otelkit's count seconds); a number with units (``500ms``,
+    ``5s``, ``1m30s``, ``2h``, ``1d``) means what it says. The result is in ``unit``.
+    """
+    scale = _DURATION_UNITS[unit]
+
+    def parse(value: object) -> float:
+        if isinstance(value, bool):
+            raise Invalid("expected a duration, got a boolean")
+        if isinstance(value, (int, float)):
+            amount = float(value)
+        else:
+            raw = text(value).lower()
+            if _PLAIN_NUMBER.fullmatch(raw):
+                amount = float(raw)
+            elif _DURATION.fullmatch(raw):
+                seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(raw))
+                amount = seconds / scale
+            else:
+                raise Invalid("not a duration")
+        if not math.isfinite(amount):
+            raise Invalid("not a finite duration")
+        if amount < 0:
+            raise Invalid("must not be negative")
+        if positive and amount <= 0:
+            raise Invalid("must be greater than 0")
+        return amount
+
+    return parse
+
+
+def duration_accepted(unit: str, *, positive: bool = True) -> str:
+    """The words of the docs and errors for ``duration(unit)``."""
+    plain = "seconds" if unit == "s" else "milliseconds"
+    examples = "`500ms`, `15s`, `5m`, `1h30m`" if unit == "s" else "`500ms`, `10s`, `1m`"
+    bound = "greater than 0" if positive else "0 or more"
+    return f"{plain} as a number, or a duration such as {examples}, {bound}"
+
+
 def unit_interval(value: object) -> float:
     number = _to_float(value)
     if not 0.0 <= number <= 1.0:

@@ -10,14 +10,13 @@ the machinery they share, so it imports none of them.
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from otelkit._errors import ConfigError
-from otelkit.config import _parse
+from otelkit.config import _parse, _redact
 
 __all__ = [
     "Default",
@@ -27,7 +26,6 @@ __all__ = [
     "parse_setting",
     "parse_table",
     "source_name",
-    "warn_unknown_variables",
 ]
 
 T = TypeVar("T")
@@ -86,8 +84,8 @@ def _render(value: object) -> str:
     return str(value)
 
 
-def did_you_mean(word: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+def did_you_mean(word: str, candidates: Sequence[str], cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -101,7 +99,7 @@ def source_name(setting: Setting[Any], from_keyword: bool) -> str:
 def _shown(setting: Setting[Any], raw: object) -> str:
     if setting.secret:
         return "'***'"
-    shown = repr(raw)
+    shown = _redact.redact_text(repr(raw))
     return shown if len(shown) <= 80 else shown[:77] + "…"
 
 
@@ -141,7 +139,7 @@ def parse_setting(
     except _parse.Invalid as exc:
         raise ConfigError(
             f"{source_name(setting, from_keyword)}={_shown(setting, raw)} is not valid: "
-            f"{exc.reason}. Accepted: {setting.accepted}."
+            f"{_redact.reason_of(exc.reason, setting.secret)}. Accepted: {setting.accepted}."
         ) from None
 
 
@@ -163,16 +161,4 @@ def check_keywords(keywords: Mapping[str, object], known: Sequence[str]) -> None
             raise ConfigError(
                 f"init_telemetry() got an unknown keyword argument {name!r}"
                 f"{did_you_mean(name, known)}. Accepted: {', '.join(sorted(known))}."
-            )
-
-
-def warn_unknown_variables(environ: Mapping[str, str], known: Sequence[str]) -> None:
-    """Warn about ``OTELKIT_*`` variables nobody reads: usually a typo."""
-    for name in sorted(environ):
-        if name.startswith("OTELKIT_") and name not in known:
-            warnings.warn(
-                f"otelkit: unknown environment variable {name}{did_you_mean(name, known)}; "
-                "it is ignored.",
-                UserWarning,
-                stacklevel=4,
             )

@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Any
 from otelkit._errors import ConfigError
 from otelkit.config import _alerting, _core, _parse
 from otelkit.config._core import (
+    ENVIRONMENTS,
     INTEGRATIONS,
     OTHER_KNOWN_VARIABLES,
     PRODUCTION,
+    PRODUCTION_LIKE,
     SAMPLERS,
     SEMCONV_DURATION_BUCKETS,
     SIGNALS,
 )
+from otelkit.config._environ import warn_small_otlp_timeout, warn_unknown_variables
 from otelkit.config._setting import (
     Setting,
     check_keywords,
@@ -34,22 +37,24 @@ from otelkit.config._setting import (
     parse_setting,
     parse_table,
     source_name,
-    warn_unknown_variables,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
 __all__ = [
     "CORE_SETTINGS",
+    "ENVIRONMENTS",
     "INTEGRATIONS",
     "OTHER_KNOWN_VARIABLES",
     "PRODUCTION",
+    "PRODUCTION_LIKE",
     "SAMPLERS",
     "SEMCONV_DURATION_BUCKETS",
     "SIGNALS",
     "Setting",
     "Settings",
+    "accepted_exporters",
     "check_keywords",
     "core_keywords",
     "did_you_mean",
@@ -86,6 +91,8 @@ class Settings:
     instrument: tuple[str, ...]
     http_buckets: tuple[float, ...]
     http_excluded_urls: tuple[str, ...]
+    health_liveness_path: str
+    health_readiness_path: str
     http_implementation: str
     http_body_size: bool
     system_metrics: bool
@@ -118,11 +125,18 @@ class Settings:
     alert_smtp_password: _parse.Secret | None
     alert_smtp_timeout_s: float
     alerts: bool
+    metric_names_limit: int = 1000
+    """Most metric names ``record()`` may create at run time (``OTELKIT_METRIC_NAMES_LIMIT``)."""
     exporter_options: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
     given_keywords: frozenset[str] = frozenset()
     """The keyword arguments ``init_telemetry()`` received (to name them in later errors)."""
+
+    @property
+    def production_like(self) -> bool:
+        """``production`` or ``staging``: deployed, with production's defaults."""
+        return self.environment in PRODUCTION_LIKE
 
     def exporters_for(self, signal: str) -> tuple[str, ...]:
         """The plugin names chosen for a signal, without ``none``."""
@@ -140,7 +154,16 @@ class Settings:
 
 def load_core(keywords: Mapping[str, object], environ: Mapping[str, str]) -> dict[str, Any]:
     """Parse the core table (no plugins): the first half of building ``Settings``."""
-    return parse_table(CORE_SETTINGS, keywords, environ)
+    parsed = parse_table(CORE_SETTINGS, keywords, environ)
+    if parsed["health_liveness_path"] == parsed["health_readiness_path"]:
+        setting = next(s for s in CORE_SETTINGS if s.key == "health_readiness_path")
+        raise ConfigError(
+            f"{source_name(setting, setting.kwarg in keywords)}="
+            f"{parsed['health_readiness_path']!r} is not valid: it is also the liveness path. "
+            f"Accepted: {setting.accepted}."
+        )
+    warn_small_otlp_timeout(environ, keywords)
+    return parsed
 
 
 def core_keywords() -> tuple[str, ...]:
@@ -148,17 +171,39 @@ def core_keywords() -> tuple[str, ...]:
 
 
 def validate_exporter_names(
-    parsed: Mapping[str, Any], keywords: Mapping[str, object], available: Sequence[str]
+    parsed: Mapping[str, Any],
+    keywords: Mapping[str, object],
+    available: Sequence[str],
+    signals_of: Callable[[str], Collection[str]] | None = None,
 ) -> None:
-    """Every named exporter must be an installed plugin that supports the signal."""
+    """Every named exporter must be an installed plugin.
+
+    ``signals_of(name)`` says which signals a plugin exports (it may import the plugin; it is
+    called only to word an error): the accepted list of a signal then names only the plugins
+    that export it. Without it every installed name is listed.
+    """
     for signal in SIGNALS:
         setting = next(s for s in CORE_SETTINGS if s.key == f"{signal}_exporters")
         for name in parsed[setting.key]:
             if name != "none" and name not in available:
                 given = ",".join(parsed[setting.key])
+                accepted = accepted_exporters(signal, available, signals_of)
                 raise ConfigError(
                     f"{source_name(setting, setting.kwarg in keywords)}={given!r} is not valid: "
-                    f"no exporter plugin named {name!r} is installed"
-                    f"{did_you_mean(name, available)}. Accepted: "
-                    f"{', '.join(sorted([*available, 'none']))}."
+                    f"no {signal} exporter named {name!r} is installed"
+                    f"{did_you_mean(name, accepted)}. Accepted: {', '.join(accepted)}."
                 )
+
+
+def accepted_exporters(
+    signal: str,
+    available: Sequence[str],
+    signals_of: Callable[[str], Collection[str]] | None = None,
+) -> list[str]:
+    """The exporter names accepted for one signal, each once, sorted, ``none`` included."""
+    names = {
+        name
+        for name in available
+        if name == "none" or signals_of is None or signal in signals_of(name)
+    }
+    return sorted(names | {"none"})

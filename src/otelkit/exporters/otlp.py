@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import Aggregation, ExponentialBucketHistogramAggregation
 
 from otelkit._errors import ConfigError
-from otelkit.config import _parse
+from otelkit.config import _parse, _redact
 from otelkit.exporters._plugin import ExporterPlugin, Setting
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _settings_for(signal: str | None) -> tuple[Setting[Any], ...]:
     return (
         setting(
             "ENDPOINT",
-            _parse.url,
+            _redact.secret_url,
             "an http:// or https:// URL",
             f"OTLP {scope}endpoint"
             + (
@@ -110,8 +110,8 @@ def _settings_for(signal: str | None) -> tuple[Setting[Any], ...]:
         ),
         setting(
             "TIMEOUT",
-            _parse.positive_number,
-            "milliseconds, greater than 0",
+            _parse.duration("ms", positive=True),
+            _parse.duration_accepted("ms"),
             f"Time limit of one {scope}export, in milliseconds (default 10000).",
         ),
         setting(

@@ -6,6 +6,7 @@
 - ``_loop``: which event loop runs an async check;
 - ``_report``: ``CheckResult`` and ``HealthReport``, what a run reports;
 - ``_gauge``: the ``otelkit.health.status`` gauge;
-- ``_http``: the ``/healthz`` and ``/readyz`` endpoints;
+- ``_http``: the ``/healthz`` and ``/readyz`` endpoints (their paths are settings);
+- ``_mark``: how otelkit's endpoints mark their requests so the HTTP metrics leave them out;
 - ``checks``: ready-made checks.
 """

@@ -13,6 +13,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from otelkit._errors import guarded
+from otelkit.metrics._spec import MetricSpec, own
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,10 +23,20 @@ if TYPE_CHECKING:
 
     from otelkit.health._registry import HealthRegistry
 
-__all__ = ["CHECK_ATTRIBUTE", "METRIC_NAME", "register"]
+__all__ = ["CHECK_ATTRIBUTE", "METRICS", "METRIC_NAME", "SPEC", "register"]
 
 METRIC_NAME = "otelkit.health.status"
 CHECK_ATTRIBUTE = "otelkit.health.check"
+SPEC = MetricSpec(
+    METRIC_NAME,
+    "observable_gauge",
+    "{check}",
+    "Whether each readiness check passes (1) or fails or times out (0).",
+    (own(CHECK_ATTRIBUTE, description="The check's registered name."),),
+    "health",
+)
+METRICS = (SPEC,)
+"""The gauge, for the catalog; it is created from this declaration."""
 
 _providers: weakref.WeakSet[MeterProvider] = weakref.WeakSet()
 _providers_lock = threading.Lock()
@@ -46,10 +57,10 @@ def register(provider: MeterProvider, registry: HealthRegistry) -> None:
 
     meter = provider.get_meter("otelkit.health", __version__)
     meter.create_observable_gauge(
-        METRIC_NAME,
+        SPEC.name,
         callbacks=[_observer(registry)],
-        unit="{check}",
-        description="Whether each readiness check passes (1) or fails or times out (0).",
+        unit=SPEC.unit,
+        description=SPEC.description,
     )
 
 

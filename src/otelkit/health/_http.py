@@ -2,7 +2,9 @@
 
 ``liveness()`` and ``readiness()`` / ``areadiness()`` decide status, headers and body; the ASGI
 app, the WSGI app, the FastAPI router, the Flask blueprint and the Prometheus plugin's listener
-only move bytes. Every transport serves the process-wide registry of ``otelkit.health._registry``.
+only move bytes. Every transport serves the process-wide registry of ``otelkit.health._registry``
+at the paths of ``OTELKIT_HEALTH_LIVENESS_PATH`` / ``OTELKIT_HEALTH_READINESS_PATH``, and marks
+the requests it answers so that the HTTP instrumentation leaves them out (``_mark``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import ConfigError, guarded
+from otelkit.health._mark import ENDPOINT_ATTRIBUTE, ENDPOINT_KEY, health_paths
 from otelkit.health._registry import HEALTH
 
 if TYPE_CHECKING:
@@ -39,9 +42,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-LIVENESS = "/healthz"
-READINESS = "/readyz"
-_ROUTES = (LIVENESS, READINESS)
+LIVENESS = "liveness"
+READINESS = "readiness"
 _METHODS = ("GET", "HEAD")
 
 
@@ -89,13 +91,24 @@ async def areadiness(details: bool = True) -> Response:
         return _broken(exc)
 
 
-def route_of(path: str) -> str | None:
-    """``/healthz`` or ``/readyz`` if ``path`` (relative to the mount point) is one of them."""
-    return path if path in _ROUTES else None
+def route_of(path: str, mounted: bool = False) -> str | None:
+    """``"liveness"`` or ``"readiness"`` if ``path`` (relative to the mount point) is one of
+    the configured health paths. ``mounted``: an app that wraps no other answers readiness at
+    its mount point itself (``app.mount("/api/health", health_app())`` serves ``/api/health``).
+    """
+    liveness_path, readiness_path = health_paths()
+    if path == liveness_path:
+        return LIVENESS
+    if path == readiness_path or (mounted and path in ("", "/")):
+        return READINESS
+    return None
 
 
 def _not_found() -> Response:
-    return _json(404, {"error": "not found; health is served at /healthz and /readyz"})
+    liveness_path, readiness_path = health_paths()
+    return _json(
+        404, {"error": f"not found; health is served at {liveness_path} and {readiness_path}"}
+    )
 
 
 def _not_allowed() -> Response:
@@ -115,7 +128,7 @@ def health_app(app: ASGIApp | None = None, *, details: bool = True) -> ASGIApp:
 
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        route = route_of(_relative_path(scope)) if kind == "http" else None
+        route = route_of(_relative_path(scope), app is None) if kind == "http" else None
         if route is None:
             if app is not None:
                 await app(scope, receive, send)
@@ -126,6 +139,7 @@ def health_app(app: ASGIApp | None = None, *, details: bool = True) -> ASGIApp:
             elif kind == "websocket":
                 await send({"type": "websocket.close", "code": 1000})
             return
+        scope[ENDPOINT_KEY] = "health"
         method = scope.get("method", "GET")
         if method not in _METHODS:
             response = _not_allowed()
@@ -135,6 +149,8 @@ def health_app(app: ASGIApp | None = None, *, details: bool = True) -> ASGIApp:
             response = await areadiness(details)
         await _send(send, response, head=method == "HEAD")
 
+    if app is None:  # answers every path below where it is mounted: findable there
+        setattr(health, ENDPOINT_ATTRIBUTE, "health")
     return health
 
 
@@ -177,9 +193,10 @@ def health_wsgi(app: WSGIApp | None = None, *, details: bool = True) -> WSGIApp:
     """
 
     def health(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        route = route_of(environ.get("PATH_INFO") or "/")
+        route = route_of(environ.get("PATH_INFO") or "/", app is None)
         if route is None and app is not None:
             return app(environ, start_response)
+        environ[ENDPOINT_KEY] = "health"
         method = environ.get("REQUEST_METHOD", "GET")
         if route is None:
             response = _not_found()
@@ -193,13 +210,16 @@ def health_wsgi(app: WSGIApp | None = None, *, details: bool = True) -> WSGIApp:
         start_response(f"{status} {http.HTTPStatus(status).phrase}", headers)
         return [b"" if method == "HEAD" else body]
 
+    if app is None:  # answers every path below where it is mounted: findable there
+        setattr(health, ENDPOINT_ATTRIBUTE, "health")
     return health
 
 
 def health_router(*, details: bool = True) -> APIRouter:
     """A FastAPI ``APIRouter`` with ``GET /healthz`` and ``GET /readyz`` (left out of the
     OpenAPI schema): ``app.include_router(otelkit.health_router())``, optionally with a
-    ``prefix``."""
+    ``prefix``. The paths are the configured ones when it is created (after
+    ``init_telemetry()``)."""
     try:
         import fastapi
     except ImportError:
@@ -209,31 +229,41 @@ def health_router(*, details: bool = True) -> APIRouter:
         status, headers, body = response
         return fastapi.Response(content=body, status_code=status, headers=dict(headers))
 
-    async def healthz() -> fastapi.Response:
+    async def healthz(request: fastapi.Request) -> fastapi.Response:
+        request.scope[ENDPOINT_KEY] = "health"
         return to_response(liveness())
 
-    async def readyz() -> fastapi.Response:
+    async def readyz(request: fastapi.Request) -> fastapi.Response:
+        request.scope[ENDPOINT_KEY] = "health"
         return to_response(await areadiness(details))
 
+    # Resolved here: FastAPI cannot resolve the string annotations of a local import.
+    for handler in (healthz, readyz):
+        handler.__annotations__ = {"request": fastapi.Request, "return": fastapi.Response}
+        setattr(handler, ENDPOINT_ATTRIBUTE, "health")  # found in the routes (_mounts)
+    liveness_path, readiness_path = health_paths()
     router = fastapi.APIRouter()
-    router.add_api_route(LIVENESS, healthz, methods=["GET"], include_in_schema=False)
-    router.add_api_route(READINESS, readyz, methods=["GET"], include_in_schema=False)
+    router.add_api_route(liveness_path, healthz, methods=["GET"], include_in_schema=False)
+    router.add_api_route(readiness_path, readyz, methods=["GET"], include_in_schema=False)
     return router
 
 
 def health_blueprint(*, details: bool = True, name: str = "otelkit_health") -> Blueprint:
     """A Flask ``Blueprint`` with ``GET /healthz`` and ``GET /readyz``:
-    ``app.register_blueprint(otelkit.health_blueprint())``, optionally with a ``url_prefix``."""
+    ``app.register_blueprint(otelkit.health_blueprint())``, optionally with a ``url_prefix``.
+    The paths are the configured ones when it is created (after ``init_telemetry()``)."""
     try:
         import flask
     except ImportError:
         raise ConfigError("health_blueprint() needs Flask: pip install flask") from None
 
     def to_response(response: Response) -> flask.Response:
+        flask.request.environ[ENDPOINT_KEY] = "health"
         status, headers, body = response
         return flask.Response(body, status=status, headers=headers)
 
+    liveness_path, readiness_path = health_paths()
     blueprint = flask.Blueprint(name, __name__)
-    blueprint.add_url_rule(LIVENESS, "healthz", lambda: to_response(liveness()))
-    blueprint.add_url_rule(READINESS, "readyz", lambda: to_response(readiness(details)))
+    blueprint.add_url_rule(liveness_path, "healthz", lambda: to_response(liveness()))
+    blueprint.add_url_rule(readiness_path, "readyz", lambda: to_response(readiness(details)))
     return blueprint

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     from otelkit.metrics._fastpath import FastHistogram, FastSum
+    from otelkit.metrics._spec import MetricSpec
     from otelkit.runtime._telemetry import Telemetry
 
 __all__ = ["CurrentRecorder", "ForkLock", "Recorder"]
@@ -149,6 +150,18 @@ class Recorder:
             scope=self.scope,
             monotonic=monotonic,
             transient=True,
+        )
+
+    def histogram_of(self, spec: MetricSpec, boundaries: tuple[float, ...]) -> FastHistogram:
+        """The histogram of a catalog declaration (its name, unit and description)."""
+        return self.histogram(
+            spec.name, unit=spec.unit, description=spec.description, boundaries=boundaries
+        )
+
+    def sum_of(self, spec: MetricSpec) -> FastSum:
+        """The counter or up-down counter of a catalog declaration."""
+        return self.sum(
+            spec.name, unit=spec.unit, description=spec.description, monotonic=spec.monotonic
         )
 
     @classmethod

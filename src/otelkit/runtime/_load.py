@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from otelkit._errors import ConfigError
 from otelkit.config import _parse
 from otelkit.config import _settings as _config
+from otelkit.config._environ import misspelt_variables
 from otelkit.exporters import _plugin as _plugins
 from otelkit.runtime import _resource
 
@@ -55,6 +56,13 @@ class _Exporters:
             else:
                 self._classes[name] = _plugins.StandardExporter.named(name, self.standard[name])
         return self._classes[name]
+
+    def signals(self, name: str) -> frozenset[str]:
+        """The signals an exporter supports (none if it fails to load), to word errors."""
+        try:
+            return self[name].signals
+        except ConfigError:
+            return frozenset()
 
     def others(self, chosen: Iterable[str]) -> list[PluginClass]:
         """The installed otelkit plugins not chosen that load (failures are not reported)."""
@@ -141,7 +149,7 @@ def _warn_unknown_variables(
         *_config.OTHER_KNOWN_VARIABLES,
         *(s.env for cls in chosen for s in cls.settings if s.env),
     ]
-    if any(n.startswith("OTELKIT_") and n not in known for n in environ):
+    if misspelt_variables(environ, known):  # another installed plugin's variables, perhaps
         others = exporters.others(c.name for c in chosen)
         known += [s.env for cls in others for s in cls.settings if s.env]
     _config.warn_unknown_variables(environ, known)
@@ -152,7 +160,7 @@ def load_settings(keywords: Mapping[str, object], environ: Mapping[str, str]) ->
     exporters = _Exporters()
     keywords = _expand_exporters(keywords, exporters)
     core = _config.load_core(keywords, environ)
-    _config.validate_exporter_names(core, keywords, exporters.names)
+    _config.validate_exporter_names(core, keywords, exporters.names, exporters.signals)
     chosen_names = [
         n for signal in _config.SIGNALS for n in core[f"{signal}_exporters"] if n != "none"
     ]

@@ -1,11 +1,14 @@
-"""What became of each export: the wrappers that count failed span and log record exports.
+"""What became of each export: the wrappers that count and report failed exports.
 
-The SDK's batch and simple processors drop an exporter's result: ``force_flush()`` on them says
-True whether the export succeeded, returned FAILURE or raised. ``_pipeline`` wraps every span
-and log record exporter it hands to a processor in a recording wrapper, so ``Telemetry``'s
-``force_flush()`` and ``shutdown()`` can tell whether anything failed since the last flush.
-Metric exporters sit inside the readers the plugins build, out of reach of the public API, and
-are not counted.
+The SDK's batch and simple processors, and its periodic metric reader, drop an exporter's
+result: ``force_flush()`` on them says True whether the export succeeded, returned FAILURE or
+raised. ``_pipeline`` wraps every span and log record exporter it hands to a processor, and the
+exporter inside every periodic metric reader (``_sdk_export.wrap_reader_exporter``), in a
+recording wrapper, so ``Telemetry``'s ``force_flush()`` and ``shutdown()`` can tell whether
+anything failed since the last flush. Each failure is also counted in
+``otelkit.export.failures`` (by exporter and reason), its items in ``otelkit.dropped``, and
+reported once, then summed up (``_failures.Report``, which redacts the detail it is given: an
+exception's repr or the SDK's messages can quote a request URL with its credentials).
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otelkit.metrics._fastpath import dropped, export_failed
+from otelkit.runtime._failures import Capture, Report, classify, mark_reported
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -23,7 +30,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadableLogRecord
     from opentelemetry.sdk.trace import ReadableSpan
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -69,27 +75,56 @@ def _shutdown_of(exporter: Any, timeout_millis: float | None) -> None:
         exporter.shutdown()
 
 
-def _counted_export(outcome: Outcome, export: Callable[[Sequence[T]], R], items: Sequence[T]) -> R:
-    """One export of ``items``; a failed result or a raise counts them (the raise goes on)."""
-    try:
-        result = export(items)
-    except BaseException:
-        outcome.record(len(items))
-        raise
+def _counted_export(
+    outcome: Outcome, report: Report | None, export: Callable[[], R], items: int
+) -> R:
+    """One export of ``items`` items; a failed result or a raise counts and reports them (the
+    raise goes on, as the SDK expects)."""
+    with Capture() as said:
+        try:
+            result = export()
+        except BaseException as exc:
+            _failed_export(outcome, report, items, classify(exc, said), f"{exc!r}", said)
+            if report is not None:
+                mark_reported(exc)  # the processor's traceback of it would tell it again
+            raise
     if _failed(result):
-        outcome.record(len(items))
+        _failed_export(outcome, report, items, classify(None, said), "", said)
+    elif report is not None:
+        report.succeeded()
     return result
+
+
+def _failed_export(
+    outcome: Outcome,
+    report: Report | None,
+    items: int,
+    reason: str,
+    error: str,
+    said: list[str],
+) -> None:
+    outcome.record(items)
+    if report is None:
+        return
+    export_failed(report.component, reason)
+    dropped(report.component, "export_failed", items)
+    report.failed(reason, items, "; ".join([error, *said[-2:]] if error else said[-2:]))
 
 
 class RecordingSpanExporter(SpanExporter):
     """A span exporter that counts its wrapped exporter's failures into an ``Outcome``."""
 
-    def __init__(self, exporter: SpanExporter, outcome: Outcome) -> None:
+    def __init__(
+        self, exporter: SpanExporter, outcome: Outcome, report: Report | None = None
+    ) -> None:
         self.exporter = exporter
         self.outcome = outcome
+        self.report = report
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return _counted_export(self.outcome, self.exporter.export, spans)
+        return _counted_export(
+            self.outcome, self.report, lambda: self.exporter.export(spans), len(spans)
+        )
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
         _shutdown_of(self.exporter, timeout_millis)
@@ -101,15 +136,56 @@ class RecordingSpanExporter(SpanExporter):
 class RecordingLogRecordExporter(LogRecordExporter):
     """A log record exporter that counts its wrapped exporter's failures into an ``Outcome``."""
 
-    def __init__(self, exporter: LogRecordExporter, outcome: Outcome) -> None:
+    def __init__(
+        self, exporter: LogRecordExporter, outcome: Outcome, report: Report | None = None
+    ) -> None:
         self.exporter = exporter
         self.outcome = outcome
+        self.report = report
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        return _counted_export(self.outcome, self.exporter.export, batch)
+        return _counted_export(
+            self.outcome, self.report, lambda: self.exporter.export(batch), len(batch)
+        )
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
         _shutdown_of(self.exporter, timeout_millis)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.exporter.force_flush(timeout_millis) is not False
+
+
+def _points(data: MetricsData) -> int:
+    return sum(
+        len(metric.data.data_points)
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    )
+
+
+class RecordingMetricExporter(MetricExporter):
+    """A periodic reader's exporter that counts failed exports (their points) into an
+    ``Outcome``; the reader keeps the temporality and aggregation it read from the wrapped one."""
+
+    def __init__(
+        self, exporter: MetricExporter, outcome: Outcome, report: Report | None = None
+    ) -> None:
+        super().__init__()
+        self.exporter = exporter
+        self.outcome = outcome
+        self.report = report
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        def export() -> MetricExportResult:
+            return self.exporter.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+
+        return _counted_export(self.outcome, self.report, export, _points(metrics_data))
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self.exporter.force_flush(timeout_millis=timeout_millis) is not False
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self.exporter.shutdown(timeout_millis=timeout_millis, **kwargs)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -21,12 +20,20 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
 
-from otelkit import _sdk_compat
+from otelkit import _sdk_compat, _sdk_export
 from otelkit.health._registry import register_metrics as register_health_metrics
 from otelkit.instrumentation.logging import OtelLogHandler
 from otelkit.metrics._business import register_gauges
+from otelkit.metrics._business._names import set_limit as set_metric_names_limit
 from otelkit.metrics._fastpath import REGISTRY
-from otelkit.runtime._outcome import Outcome, RecordingLogRecordExporter, RecordingSpanExporter
+from otelkit.runtime import _failures
+from otelkit.runtime._outcome import (
+    Outcome,
+    RecordingLogRecordExporter,
+    RecordingMetricExporter,
+    RecordingSpanExporter,
+)
+from otelkit.runtime._processors import log_record_processor, span_processor
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -57,13 +64,14 @@ class Pipeline:
     """In-process alerting (``OTELKIT_ALERTS``): started by init_telemetry(), stopped first at
     shutdown; its reader is one of ``readers``."""
     outcomes: dict[str, Outcome] = field(default_factory=dict)
-    """Failed span and log record exports, by signal (``_outcome``)."""
+    """Failed exports, by signal (``_outcome``)."""
 
     def close(self) -> None:
         """After the providers shut down: release the plugins, detach the fast instruments."""
         for plugin in self.plugins.values():
             plugin.close()
         REGISTRY.detach()
+        _failures.uninstall_filter()
 
 
 def build_sampler(settings: Settings) -> Sampler:
@@ -102,7 +110,8 @@ def build(
     span_processors = []
     log_processors = []
     alerts: AlertEngine | None = None
-    outcomes = {"traces": Outcome("traces"), "logs": Outcome("logs")}
+    outcomes = {signal: Outcome(signal) for signal in ("metrics", "traces", "logs")}
+    set_metric_names_limit(settings.metric_names_limit)
     try:
         if settings.alerts:  # first: its rules file and channels may raise ConfigError
             from otelkit.alerting._engine import AlertEngine
@@ -110,24 +119,28 @@ def build(
             alerts = AlertEngine(settings)
         for name in settings.exporters_for("metrics"):
             readers.append(plugins[name].metric_reader(resource))
-        for name in settings.exporters_for("traces"):
-            exporter = RecordingSpanExporter(
-                plugins[name].span_exporter(resource), outcomes["traces"]
+            report = _failures.report_for(plugins[name], "metrics", "metric points")
+            _sdk_export.wrap_reader_exporter(
+                readers[-1],
+                partial(RecordingMetricExporter, outcome=outcomes["metrics"], report=report),
             )
+        for name in settings.exporters_for("traces"):
+            span_inner = plugins[name].span_exporter(resource)
+            report = _failures.report_for(plugins[name], "traces", "spans")
+            exporter = RecordingSpanExporter(span_inner, outcomes["traces"], report)
             span_processors.append(
-                BatchSpanProcessor(exporter)
-                if plugins[name].batch
-                else SimpleSpanProcessor(exporter)
+                span_processor(exporter, span_inner, report.component, batch=plugins[name].batch)
             )
         for name in settings.exporters_for("logs"):
-            log_exporter = RecordingLogRecordExporter(
-                plugins[name].log_exporter(resource), outcomes["logs"]
-            )
+            log_inner = plugins[name].log_exporter(resource)
+            report = _failures.report_for(plugins[name], "logs", "log records")
+            log_exporter = RecordingLogRecordExporter(log_inner, outcomes["logs"], report)
             log_processors.append(
-                BatchLogRecordProcessor(log_exporter)
-                if plugins[name].batch
-                else SimpleLogRecordProcessor(log_exporter)
+                log_record_processor(
+                    log_exporter, log_inner, report.component, batch=plugins[name].batch
+                )
             )
+        _failures.install_filter()
     except BaseException:
         for reader in readers:
             reader.shutdown()

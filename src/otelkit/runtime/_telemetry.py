@@ -14,9 +14,12 @@ from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 
 from otelkit import _active
+from otelkit._errors import short_config_errors
 from otelkit._version import __version__
+from otelkit.config import _redact
 from otelkit.runtime import _fork
 from otelkit.runtime import _integrations as integrations
+from otelkit.runtime._announce import announce
 from otelkit.runtime._load import instantiate, load_settings
 from otelkit.runtime._pipeline import Pipeline, build
 from otelkit.runtime._resource import build_resource
@@ -60,6 +63,8 @@ class PluginKeywords(TypedDict, total=False):
     prometheus_port: int | None
     prometheus_token: str | None
     prometheus_multiprocess_dir: str | None
+    prometheus_tls_cert: str | None
+    prometheus_tls_key: str | None
     otlp_endpoint: str | None
     otlp_protocol: str | None
     otlp_headers: Mapping[str, str] | str | None
@@ -146,8 +151,8 @@ class Telemetry:
     def force_flush(self, timeout: float | None = None) -> bool:
         """Export everything recorded so far, within ``timeout`` seconds.
 
-        False if anything was not delivered: a span or log record export failed (returned
-        FAILURE or raised) since the previous flush, or a signal's flush did not finish in time.
+        False if anything was not delivered: an export of any signal failed (returned FAILURE
+        or raised) since the previous flush, or a signal's flush did not finish in time.
         At most one flush per signal is in flight: a flush that times out leaves its thread
         running (a stuck exporter cannot be interrupted), and the next flush of that signal
         waits for it within its own deadline, then flushes; if it is still running at the
@@ -216,15 +221,17 @@ class Telemetry:
         )
         pipeline.close()
         delivered = self._delivered(pipeline)
-        spans, records = (
+        spans, records, points = (
             outcome.undelivered if (outcome := pipeline.outcomes.get(s)) else 0
-            for s in ("traces", "logs")
+            for s in ("traces", "logs", "metrics")
         )
-        if spans or records:
+        if spans or records or points:
             logger.warning(
-                "otelkit: %d span(s) and %d log record(s) could not be delivered since start-up",
+                "otelkit: %d span(s), %d log record(s) and %d metric point(s) could not be "
+                "delivered since start-up",
                 spans,
                 records,
+                points,
             )
         return delivered and done
 
@@ -233,6 +240,7 @@ class Telemetry:
         return f"<Telemetry service={self.settings.service_name!r} {state}>"
 
 
+@short_config_errors
 def init_telemetry(
     service_name: str | None = None,
     *,
@@ -252,10 +260,13 @@ def init_telemetry(
     traces_sampler_arg: float | None = None,
     http_buckets: str | Sequence[float] | None = None,
     http_excluded_urls: str | Sequence[str] | None = None,
+    health_liveness_path: str | None = None,
+    health_readiness_path: str | None = None,
     http_implementation: str | None = None,
     http_body_size: bool | None = None,
     system_metrics: bool | None = None,
     shutdown_timeout: float | None = None,
+    metric_names_limit: int | None = None,
     alert_interval: float | str | None = None,
     alert_window: float | str | None = None,
     alert_repeat_interval: float | str | None = None,
@@ -311,6 +322,7 @@ def init_telemetry(
             return running
         loaded = load_settings(keywords, os.environ)
         settings = loaded.settings
+        _redact.protect(settings)  # before anything can log an endpoint or a header
         if settings.sdk_disabled:
             logger.info("otelkit: OTEL_SDK_DISABLED is set; telemetry is off")
             telemetry = Telemetry(settings, None)
@@ -339,4 +351,5 @@ def init_telemetry(
         if pipeline.alerts is not None:
             pipeline.alerts.start()
         logger.debug("otelkit: telemetry configured: %r", settings)
+        announce(settings, pipeline.plugins)
         return telemetry

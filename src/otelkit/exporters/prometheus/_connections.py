@@ -11,11 +11,18 @@ connections). Bounds, all constants of this module:
   scraper reconnects; refusing the newcomer instead would let idle sockets lock Prometheus out);
 * ``IDLE_TIMEOUT``: a new connection must send its request within it, and every read or write
   of a request must progress within it;
+* ``HEADER_DEADLINE``: the request line and headers must have arrived within it, however
+  steadily they trickle in (a client sending one byte a second held a handler thread for
+  as long as it liked);
 * ``KEEPALIVE_TIMEOUT``: a kept-alive connection idle longer is closed (above the usual 15 s to
   1 min scrape intervals, so Prometheus keeps its connection).
 
 Each response leaves in one ``sendall`` and connections set ``TCP_NODELAY``: headers and body
 written separately waited ~40 ms for the delayed ACK on a kept-alive connection (Nagle).
+
+With a TLS context (``OTELKIT_PROMETHEUS_TLS_CERT`` / ``_KEY``) every accepted connection is
+wrapped before anything is read; the handshake happens on the handler thread, within the same
+deadlines, so a client that connects and never completes it costs no more than an idle one.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import logging
 import queue
 import selectors
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -41,6 +49,7 @@ logger = logging.getLogger("otelkit")
 MAX_WORKERS = 16
 MAX_CONNECTIONS = 256
 IDLE_TIMEOUT = 5.0
+HEADER_DEADLINE = 5.0
 KEEPALIVE_TIMEOUT = 75.0
 _ACCEPTS_PER_WAKE = 64  # then look at the connections again: a flood of connects cannot starve them
 
@@ -60,6 +69,32 @@ class _SocketWriter(io.BufferedIOBase):
             return view.nbytes
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The connection's reads, failing with ``TimeoutError`` once ``deadline`` has passed."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.deadline: float | None = None
+        """``time.monotonic()`` by which the request line and headers must have arrived."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any, /) -> int | None:
+        sock = self._sock
+        if sock.gettimeout() == 0.0:  # a look for pipelined requests: never wait
+            try:
+                return sock.recv_into(buffer)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                return None
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the request headers did not arrive in time")
+            sock.settimeout(min(IDLE_TIMEOUT, remaining))
+        return sock.recv_into(buffer)
+
+
 class RequestHandler(BaseHTTPRequestHandler):
     """Answers one request at a time of one connection (``handle_one_request``), never loops."""
 
@@ -71,9 +106,20 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.request = self.connection = connection
         self.client_address = client_address
         self.close_connection = True
-        self._reader = connection.makefile("rb", -1)
+        self._raw = _DeadlineReader(connection)
+        self._reader = io.BufferedReader(self._raw)
         self.rfile = self._reader
         self.wfile = _SocketWriter(connection)
+
+    def begin_request(self) -> None:
+        """The next request's line and headers must arrive within ``HEADER_DEADLINE``."""
+        self._raw.deadline = time.monotonic() + HEADER_DEADLINE
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self._raw.deadline = None  # the headers are in: the response is bound by IDLE_TIMEOUT
+        self.connection.settimeout(IDLE_TIMEOUT)
+        return parsed
 
     def send_whole(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Status line, headers and body in one write."""
@@ -95,6 +141,8 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def has_buffered_request(self) -> bool:
         """Whether the client already sent more (pipelined) than the last request read."""
+        if isinstance(self.connection, ssl.SSLSocket) and self.connection.pending():
+            return True
         self.connection.setblocking(False)
         try:
             return bool(self._reader.peek(1))
@@ -128,8 +176,10 @@ class ConnectionServer:
         self,
         listening: socket.socket,
         make_handler: Callable[[socket.socket, Any], RequestHandler],
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.socket = listening
+        self._tls = tls
         self._make_handler = make_handler
         self._closing = False
         self._lock = threading.Lock()
@@ -177,6 +227,10 @@ class ConnectionServer:
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.settimeout(IDLE_TIMEOUT)
+                if self._tls is not None:  # the handshake: on the handler thread's first read
+                    sock = self._tls.wrap_socket(
+                        sock, server_side=True, do_handshake_on_connect=False
+                    )
                 connection = _Connection(sock, self._make_handler(sock, address))
             except OSError:
                 _close(sock)
@@ -200,6 +254,7 @@ class ConnectionServer:
         self._selector.register(connection.sock, selectors.EVENT_READ, connection)
 
     def _dispatch(self, connection: _Connection) -> None:
+        connection.handler.begin_request()  # waiting for a handler thread counts too
         self._selector.unregister(connection.sock)
         del self._idle[connection.sock]
         with self._lock:
@@ -258,7 +313,9 @@ class ConnectionServer:
     def _serve(self, connection: _Connection) -> None:
         handler = connection.handler
         try:
-            for _ in range(100):  # pipelined requests already read: bounded, then back in line
+            for turn in range(100):  # pipelined requests already read: bounded, then back in line
+                if turn:  # the first one's deadline runs from its first byte (``_dispatch``)
+                    handler.begin_request()
                 handler.handle_one_request()
                 if handler.close_connection or self._closing:
                     self._forget(connection.sock)

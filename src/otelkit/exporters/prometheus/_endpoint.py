@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from otelkit._errors import ConfigError, record_internal_error
 from otelkit.exporters.prometheus._connections import ConnectionServer, RequestHandler
 from otelkit.exporters.prometheus._exposition import CONTENT_TYPE
+from otelkit.health._mark import ENDPOINT_ATTRIBUTE, ENDPOINT_KEY, health_paths
 
 if TYPE_CHECKING:
     from otelkit.config._parse import Secret
@@ -119,19 +120,23 @@ class _Handler(RequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
         path = self.path.split("?", 1)[0]
-        if path in ("/healthz", "/readyz"):
-            # No token needed: probes must get through. Without the token, /readyz names no
-            # check (only the overall status), as check names describe the infrastructure.
-            from otelkit.health import _http as _health_http
+        from otelkit.health import _http as _health_http
 
+        health = _health_http.route_of(path)
+        if health is not None:
+            # No token needed: probes must get through. Without the token, readiness names no
+            # check (only the overall status), as check names describe the infrastructure.
             details = authorized(self.exposition, self.headers.get("Authorization"))
-            if path == "/healthz":
+            if health == _health_http.LIVENESS:
                 status, headers, body = _health_http.liveness()
             else:
                 status, headers, body = _health_http.readiness(details)
         elif path != "/metrics":
+            liveness_path, readiness_path = health_paths()
             status, headers, body = _plain(
-                404, "not found; the metrics are at /metrics, health at /healthz and /readyz"
+                404,
+                f"not found; the metrics are at /metrics, health at {liveness_path} and "
+                f"{readiness_path}",
             )
         else:
             status, headers, body = respond(
@@ -189,7 +194,8 @@ class Listener:
         self._thread = self._serve()
 
     def _new_server(self, listening: socket.socket) -> ConnectionServer:
-        return ConnectionServer(listening, partial(_Handler, exposition=self._exposition))
+        tls = getattr(self._exposition, "tls", None)  # the PrometheusReader's (``_tls``)
+        return ConnectionServer(listening, partial(_Handler, exposition=self._exposition), tls)
 
     def _serve(self) -> threading.Thread:
         thread = threading.Thread(
@@ -236,17 +242,34 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-def metrics_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """The Prometheus exposition as an ASGI app, to mount at any path of the user's app.
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-    It serves the configuration active at request time, with the same token rules as the
-    plugin's listener; before ``init_telemetry()`` (or without the prometheus exporter) it
-    answers 503.
-    """
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+def _path(function: str, path: object) -> str:
+    if not isinstance(path, str) or not path.startswith("/") or any(c.isspace() for c in path):
+        raise ConfigError(
+            f"{function}(path={path!r}) is not valid. Accepted: a path starting with '/'."
+        )
+    return path
+
+
+class _MetricsASGI:
+    """The exposition over ASGI; a class (not a function) so that Starlette's ``add_route``
+    takes it for an ASGI app, and so that otelkit's middleware can find where it is mounted
+    (``ENDPOINT_ATTRIBUTE``, set below)."""
+
+    def __init__(self, app: ASGIApp | None, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is not None and (scope["type"] != "http" or scope["path"] != self.path):
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
+        scope[ENDPOINT_KEY] = "metrics"
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         status, response_headers, body = respond(
             _current, headers.get("authorization"), headers.get("accept-encoding")
@@ -260,7 +283,19 @@ def metrics_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
         )
         await send({"type": "http.response.body", "body": body})
 
-    return app
+
+def metrics_app(app: ASGIApp | None = None, *, path: str = "/metrics") -> ASGIApp:
+    """The Prometheus exposition as an ASGI app, to mount at any path of the user's app.
+
+    Mounted (``app.mount("/api/v1/metrics", otelkit.metrics_app())``) it answers at the mount
+    path and below it; otelkit's HTTP middleware answers the mount path itself without
+    Starlette's redirect to a trailing slash, and never counts these requests as application
+    traffic. Given an ``app`` (a Django ASGI application), it wraps it instead: requests to
+    ``path`` are answered here, every other one goes to ``app``. It serves the configuration
+    active at request time, with the same token rules as the plugin's listener; before
+    ``init_telemetry()`` (or without the prometheus exporter) it answers 503.
+    """
+    return _MetricsASGI(app, _path("metrics_app", path))
 
 
 _REASONS = {
@@ -271,14 +306,36 @@ _REASONS = {
 }
 
 
-def metrics_wsgi() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
-    """The Prometheus exposition as a WSGI app (Flask, Django, any WSGI server)."""
+class _MetricsWSGI:
+    """The exposition over WSGI (see ``_MetricsASGI``)."""
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __init__(self, app: WSGIApp | None, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if self.app is not None and (environ.get("PATH_INFO") or "/") != self.path:
+            return self.app(environ, start_response)
+        environ[ENDPOINT_KEY] = "metrics"
         status, headers, body = respond(
             _current, environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_ACCEPT_ENCODING")
         )
         start_response(f"{status} {_REASONS.get(status, '')}".rstrip(), headers)
         return [body]
 
-    return app
+
+setattr(_MetricsASGI, ENDPOINT_ATTRIBUTE, "metrics")
+setattr(_MetricsWSGI, ENDPOINT_ATTRIBUTE, "metrics")
+
+
+def metrics_wsgi(app: WSGIApp | None = None, *, path: str = "/metrics") -> WSGIApp:
+    """The Prometheus exposition as a WSGI app (Flask, Django, any WSGI server).
+
+    Mount it with werkzeug's ``DispatcherMiddleware`` (Flask), or wrap a whole WSGI
+    application (Django's ``get_wsgi_application()``): requests to ``path`` are answered here,
+    every other one goes to ``app``. Either way the requests never reach the app's own
+    middleware, so they are never counted as application traffic.
+    """
+    return _MetricsWSGI(app, _path("metrics_wsgi", path))

@@ -1,8 +1,9 @@
 """Render OpenTelemetry metric data as the Prometheus text exposition format (0.0.4).
 
-Names follow the OpenTelemetry → Prometheus compatibility rules: invalid characters become
-``_``, the unit is appended as a word (``s`` → ``_seconds``, ``By`` → ``_bytes``, ``1`` on a
-gauge → ``_ratio``, ``{annotations}`` dropped), monotonic sums get ``_total``. Every series
+Names follow the OpenTelemetry → Prometheus compatibility rules (``metric_name`` and
+``label_name`` of ``otelkit.metrics._prometheus_names``, shared with the fast registry's
+collision check and the operations catalog): invalid characters become ``_``, the unit is
+appended as a word (``s`` → ``_seconds``), monotonic sums get ``_total``. Every series
 carries ``otel_scope_name`` (and ``otel_scope_version``), so two libraries emitting the same
 metric name never produce duplicate series; the resource goes into ``target_info``.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.metrics.export import (
@@ -27,6 +27,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from otelkit._errors import record_internal_error
+from otelkit.metrics._prometheus_names import label_name, metric_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -34,92 +35,12 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.util.types import AttributeValue
 
+__all__ = ["CONTENT_TYPE", "format_value", "label_name", "labels", "metric_name", "render"]
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_UNITS = {
-    "d": "days",
-    "h": "hours",
-    "min": "minutes",
-    "s": "seconds",
-    "ms": "milliseconds",
-    "us": "microseconds",
-    "ns": "nanoseconds",
-    "By": "bytes",
-    "KiBy": "kibibytes",
-    "MiBy": "mebibytes",
-    "GiBy": "gibibytes",
-    "TiBy": "tibibytes",
-    "KBy": "kilobytes",
-    "MBy": "megabytes",
-    "GBy": "gigabytes",
-    "TBy": "terabytes",
-    "m": "meters",
-    "V": "volts",
-    "A": "amperes",
-    "J": "joules",
-    "W": "watts",
-    "g": "grams",
-    "Cel": "celsius",
-    "Hz": "hertz",
-    "%": "percent",
-}
-_PER_UNITS = {
-    "s": "second",
-    "m": "minute",
-    "h": "hour",
-    "d": "day",
-    "w": "week",
-    "mo": "month",
-    "y": "year",
-}
-_INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]+")
-_INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]+")
-_ANNOTATION = re.compile(r"\{[^}]*\}")
-_REPEATED_UNDERSCORES = re.compile(r"__+")
 _HISTOGRAM_RESERVED = frozenset({"le"})
 _SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def _sanitize(name: str, pattern: re.Pattern[str]) -> str:
-    cleaned = pattern.sub("_", name)
-    cleaned = _REPEATED_UNDERSCORES.sub("_", cleaned)
-    if cleaned and cleaned[0].isdigit():
-        cleaned = "_" + cleaned
-    return cleaned or "_"
-
-
-def _unit_words(unit: str, is_gauge: bool) -> str:
-    unit = _ANNOTATION.sub("", unit).strip()
-    if unit == "1":
-        return "ratio" if is_gauge else ""
-    if not unit:
-        return ""
-    main, _, per = unit.partition("/")
-    words = _UNITS.get(main, main)
-    if per:
-        words = f"{words}_per_{_PER_UNITS.get(per, per)}"
-    return _sanitize(words, _INVALID_NAME).strip("_")
-
-
-@lru_cache(maxsize=4096)
-def metric_name(name: str, unit: str, kind: str) -> str:
-    """The Prometheus family name of an OTel metric; ``kind`` is counter, gauge or histogram."""
-    base = _sanitize(name, _INVALID_NAME)
-    if not base.removesuffix("_total").strip("_"):
-        # Nothing of the name could be kept: "_total" alone would be a counter without a name.
-        base = "unnamed" + base
-    words = _unit_words(unit or "", kind == "gauge")
-    if words and not base.endswith("_" + words):
-        base = f"{base}_{words}"
-    if kind == "counter" and not base.endswith("_total"):
-        base += "_total"
-    return _REPEATED_UNDERSCORES.sub("_", base)
-
-
-@lru_cache(maxsize=4096)
-def label_name(key: str) -> str:
-    name = _sanitize(key, _INVALID_LABEL)
-    return "key" + name if name.startswith("_") and not key.startswith("_") else name
 
 
 def _escape(value: str) -> str:

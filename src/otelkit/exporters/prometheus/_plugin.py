@@ -21,9 +21,11 @@ from otelkit._sdk_compat import reader_registered
 from otelkit.config import _parse
 from otelkit.config._settings import Setting
 from otelkit.exporters._plugin import ExporterPlugin
-from otelkit.exporters.prometheus import _endpoint, _exposition
+from otelkit.exporters.prometheus import _bind, _endpoint, _exposition, _tls
 
 if TYPE_CHECKING:
+    import ssl
+
     from opentelemetry.sdk.resources import Resource
 
     from otelkit.config._parse import Secret
@@ -46,6 +48,8 @@ class PrometheusReader(MetricReader):
         self._latest: MetricsData | None = None
         self.shared: SharedMetrics | None = None
         """Set under a pre-fork server: scrapes add up the processes sharing a directory."""
+        self.tls: ssl.SSLContext | None = None
+        """The listener's TLS context (``_tls``), None for http."""
         self._shut_down = False
 
     @property
@@ -152,11 +156,14 @@ class PrometheusPlugin(ExporterPlugin):
             "choose the place (see docs/deploying.md).",
             keyword="prometheus_multiprocess_dir",
         ),
+        *_tls.SETTINGS,
     )
 
     def __init__(self, options: Any, core: Any) -> None:
         self._listener: _endpoint.Listener | None = None
         self._reader: PrometheusReader | None = None
+        self.not_listening: str | None = None
+        """The reloader whose watching process this is, when the listener is left to its child."""
         super().__init__(options, core)
 
     def validate(self) -> None:
@@ -169,6 +176,11 @@ class PrometheusPlugin(ExporterPlugin):
 
     def metric_reader(self, resource: Resource) -> MetricReader:
         reader = PrometheusReader(resource, self.options["token"])
+        reader.tls = _tls.server_context(
+            self.options["tls_cert"],
+            self.options["tls_key"],
+            (self.source("tls_cert"), self.source("tls_key")),
+        )
         directory = self._shared_directory()
         if directory is not None:
             # Before the listener: its first scrape must already add up the directory (a
@@ -177,14 +189,16 @@ class PrometheusPlugin(ExporterPlugin):
                 reader.share(directory, keep_instance_id=self._instance_id_given)
             except OSError as exc:
                 raise ConfigError(self._directory_error(directory, exc)) from None
-        if self.options["port"]:
+        self.not_listening = _bind.reloader_parent() if self.options["port"] else None
+        if self.options["port"] and self.not_listening is None:
             try:
-                self._listener = _endpoint.Listener(
+                self._listener = _bind.listen(
                     self.options["host"],
                     self.options["port"],
                     reader,
                     (self.source("host"), self.source("port")),
                     reuse_port=directory is not None,
+                    movable=self._port_movable,
                 )
             except ConfigError:
                 if reader.shared is not None:
@@ -193,6 +207,14 @@ class PrometheusPlugin(ExporterPlugin):
         self._reader = reader
         _endpoint.set_current(reader)
         return reader
+
+    @property
+    def _port_movable(self) -> bool:
+        """A taken port may move on: the default port, outside production (and staging)."""
+        explicit = "prometheus_port" in self.core.given_keywords or bool(
+            os.environ.get("OTEL_EXPORTER_PROMETHEUS_PORT", "").strip()
+        )
+        return not explicit and not self.core.production_like
 
     def _shared_directory(self) -> Path | None:
         configured = self.options["multiprocess_dir"]

@@ -34,7 +34,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
 
-__all__ = ["available", "install_auto", "instrument_celery", "uninstall_auto"]
+__all__ = [
+    "available",
+    "install_auto",
+    "instrument_celery",
+    "instrumented_explicitly",
+    "uninstall_auto",
+]
 
 logger = logging.getLogger("otelkit")
 
@@ -122,6 +128,11 @@ def instrument_celery(app: object | None = None) -> None:
     with _lock:
         _explicit = True
         _connect(importlib.import_module("celery.signals"))
+
+
+def instrumented_explicitly() -> bool:
+    """Whether ``instrument_celery()`` was called in this process (the metric catalog asks)."""
+    return _explicit
 
 
 def install_auto(*, required: bool = False) -> bool:

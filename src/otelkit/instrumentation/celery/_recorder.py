@@ -18,6 +18,7 @@ from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
 
 from otelkit._version import __version__
 from otelkit.instrumentation._recorder import CurrentRecorder, Recorder
+from otelkit.metrics._spec import MetricSpec, development, own
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -66,35 +67,56 @@ TASK_BUCKETS: tuple[float, ...] = (
 advisory buckets stop at 10 s, but tasks and queue backlogs commonly run for minutes."""
 
 
+INTEGRATION = "celery"
+_TASK_NAME = own(TASK_NAME, description="The task's registered name.")
+_TASK_STATE = own(TASK_STATE, *sorted(COUNTED_STATES), description="The run's outcome.")
+_QUEUE = development(MESSAGING_DESTINATION_NAME, description="The queue the task came from.")
+
+RUNS = MetricSpec(
+    TASK_RUNS,
+    "counter",
+    "{run}",
+    "Task runs by outcome.",
+    (_TASK_NAME, _TASK_STATE, _QUEUE),
+    INTEGRATION,
+)
+DURATION = MetricSpec(
+    TASK_DURATION,
+    "histogram",
+    "s",
+    "Duration of task runs, from start to outcome.",
+    (_TASK_NAME, _TASK_STATE, _QUEUE),
+    INTEGRATION,
+)
+QUEUE_WAIT = MetricSpec(
+    TASK_QUEUE_WAIT,
+    "histogram",
+    "s",
+    "Time tasks waited from publish (or their ETA) to the start of the run.",
+    (_TASK_NAME, _QUEUE),
+    INTEGRATION,
+)
+ACTIVE_TASKS = MetricSpec(
+    WORKER_ACTIVE_TASKS,
+    "updowncounter",
+    "{task}",
+    "Tasks running in this worker process.",
+    (_QUEUE,),
+    INTEGRATION,
+)
+METRICS = (RUNS, DURATION, QUEUE_WAIT, ACTIVE_TASKS)
+"""The task metrics, for the catalog; the recorder creates its instruments from them."""
+
+
 class CeleryRecorder(Recorder):
     """Per configuration: the task instruments and the span factory (None without tracing)."""
 
     def __init__(self, telemetry: Telemetry) -> None:
         super().__init__(telemetry, SCOPE)
-        self.runs: FastSum = self.sum(
-            TASK_RUNS,
-            unit="{run}",
-            description="Task runs by outcome.",
-            monotonic=True,
-        )
-        self.duration: FastHistogram = self.histogram(
-            TASK_DURATION,
-            unit="s",
-            description="Duration of task runs, from start to outcome.",
-            boundaries=TASK_BUCKETS,
-        )
-        self.queue_wait: FastHistogram = self.histogram(
-            TASK_QUEUE_WAIT,
-            unit="s",
-            description="Time tasks waited from publish (or their ETA) to the start of the run.",
-            boundaries=TASK_BUCKETS,
-        )
-        self.active: FastSum = self.sum(
-            WORKER_ACTIVE_TASKS,
-            unit="{task}",
-            description="Tasks running in this worker process.",
-            monotonic=False,
-        )
+        self.runs: FastSum = self.sum_of(RUNS)
+        self.duration: FastHistogram = self.histogram_of(DURATION, TASK_BUCKETS)
+        self.queue_wait: FastHistogram = self.histogram_of(QUEUE_WAIT, TASK_BUCKETS)
+        self.active: FastSum = self.sum_of(ACTIVE_TASKS)
 
     def outcome(self, name: str, state: str, queue: str | None, seconds: float | None) -> None:
         """Count one run (and record its duration when it ran here)."""

@@ -19,11 +19,6 @@ from opentelemetry import context as context_api
 from opentelemetry import propagate, trace
 from opentelemetry.propagators import textmap
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.semconv._incubating.metrics.http_metrics import (
-    HTTP_SERVER_ACTIVE_REQUESTS,
-    HTTP_SERVER_REQUEST_BODY_SIZE,
-    HTTP_SERVER_RESPONSE_BODY_SIZE,
-)
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_REQUEST_METHOD,
@@ -35,11 +30,12 @@ from opentelemetry.semconv.attributes.http_attributes import (
 from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
-from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
 from opentelemetry.trace import SpanKind
 
 from otelkit._version import __version__
 from otelkit.instrumentation._recorder import Recorder
+from otelkit.instrumentation.http import _metrics
+from otelkit.instrumentation.http._url import host_of, path_of
 from otelkit.tracing._base import KitSpan
 
 if TYPE_CHECKING:
@@ -81,36 +77,21 @@ class HttpRecorder(Recorder):
     def __init__(self, telemetry: Telemetry, spans: bool | None) -> None:
         super().__init__(telemetry, SCOPE, spans=spans is not False)
         settings = telemetry.settings
-        self.duration: FastHistogram = self.histogram(
-            HTTP_SERVER_REQUEST_DURATION,
-            unit="s",
-            description="Duration of HTTP server requests.",
-            boundaries=settings.http_buckets,
+        self.duration: FastHistogram = self.histogram_of(
+            _metrics.REQUEST_DURATION, settings.http_buckets
         )
-        self.active: FastSum = self.sum(
-            HTTP_SERVER_ACTIVE_REQUESTS,
-            unit="{request}",
-            description="Number of active HTTP server requests.",
-            monotonic=False,
-        )
+        self.active: FastSum = self.sum_of(_metrics.ACTIVE_REQUESTS)
         self.request_size: FastHistogram | None = None
         self.response_size: FastHistogram | None = None
         if settings.http_body_size:
-            self.request_size = self.histogram(
-                HTTP_SERVER_REQUEST_BODY_SIZE,
-                unit="By",
-                description="Size of HTTP server request bodies.",
-                boundaries=_SIZE_BUCKETS,
-            )
-            self.response_size = self.histogram(
-                HTTP_SERVER_RESPONSE_BODY_SIZE,
-                unit="By",
-                description="Size of HTTP server response bodies.",
-                boundaries=_SIZE_BUCKETS,
-            )
+            self.request_size = self.histogram_of(_metrics.REQUEST_BODY_SIZE, _SIZE_BUCKETS)
+            self.response_size = self.histogram_of(_metrics.RESPONSE_BODY_SIZE, _SIZE_BUCKETS)
         exact = {p for p in settings.http_excluded_urls if not p.endswith("/*")}
         prefixes = tuple(p[:-2] for p in settings.http_excluded_urls if p.endswith("/*"))
-        self._excluded_exact = frozenset(exact | set(prefixes))
+        # otelkit's own health paths are never app traffic, whatever the user's list says.
+        health = {settings.health_liveness_path, settings.health_readiness_path}
+        self._excluded_exact = exact | set(prefixes) | health
+        self._learned = 0
         self._excluded_prefixes = tuple(p + "/" for p in prefixes)
 
     def excluded(self, path: str) -> bool:
@@ -118,8 +99,17 @@ class HttpRecorder(Recorder):
             bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes)
         )
 
+    def learn(self, path: str) -> None:
+        """An otelkit endpoint answered ``path``, which only the app could tell: from now on
+        (in this configuration) it is excluded before a clock or a span starts. Bounded, for a
+        path of the client's choosing below an endpoint."""
+        if self._learned < _MAX_LEARNED and path not in self._excluded_exact:
+            self._learned += 1
+            self._excluded_exact.add(path)
+
 
 _SIZE_BUCKETS = (0.0, 100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0)
+_MAX_LEARNED = 64
 
 
 current_recorder = HttpRecorder.current
@@ -141,6 +131,7 @@ class Exchange:
         "finished",
         "method",
         "original_method",
+        "path",
         "protocol",
         "request_size",
         "response_size",
@@ -163,6 +154,7 @@ class Exchange:
         self.method = method if method in KNOWN_METHODS else OTHER_METHOD
         self.scheme = scheme
         self.protocol = protocol
+        self.path = path
         self.status = 0
         self.finished = False
         self.request_size: int | None = None
@@ -191,7 +183,7 @@ class Exchange:
             parent = propagate.extract(headers, getter=_GETTER)
         attributes: dict[str, Any] = {
             HTTP_REQUEST_METHOD: self.method,
-            URL_PATH: path,
+            URL_PATH: path_of(path),
             URL_SCHEME: self.scheme,
         }
         if self.method != self.original_method:
@@ -199,7 +191,7 @@ class Exchange:
         if self.protocol:
             attributes[NETWORK_PROTOCOL_VERSION] = self.protocol
         if server is not None:
-            attributes[SERVER_ADDRESS] = server[0]
+            attributes[SERVER_ADDRESS] = host_of(server[0])
             if server[1] is not None:
                 attributes[SERVER_PORT] = server[1]
         self._span_name = "HTTP" if self.method == OTHER_METHOD else self.method
@@ -212,6 +204,21 @@ class Exchange:
         if self._token is not None:
             context_api.detach(self._token)  # type: ignore[arg-type]
             self._token = None
+
+    def discard(self, route: str | None, error: str | None) -> None:
+        """An otelkit endpoint answered (a scrape, a probe), as only the app could tell: no
+        metrics, and the path is excluded from now on (``HttpRecorder.learn``).
+
+        The span still ends, as in ``finish()``: it was current while the endpoint ran, so
+        the spans made meanwhile are its children and may be exported already; dropping it
+        would leave them with a parent that never arrives."""
+        if self.finished:
+            return
+        self.finished = True
+        self._active_series.add(-1)
+        self._recorder.learn(self.path)
+        if self._span is not None:
+            self._end_span(self._span, route, error, time.perf_counter() - self._start)
 
     def finish(self, route: str | None, error: str | None) -> None:
         """Record the request: duration, active requests, sizes, the span's end."""
@@ -235,12 +242,21 @@ class Exchange:
                 key, lambda: self._attributes(route, error), self.response_size
             )
         span = self._span
-        if span is not None:
+        if span is not None:  # as _end_span(), inline: the usual end of every request
             end_ns = self._start_ns + int(elapsed * 1e9)
             if isinstance(span, KitSpan):  # a light or an SDK span, started by otelkit
                 span.end_http(self._span_name, route, status, error, end_ns)
             else:  # not sampled: a non-recording span
                 span.end(end_time=end_ns)
+
+    def _end_span(self, span: Span, route: str | None, error: str | None, elapsed: float) -> None:
+        end_ns = self._start_ns + int(elapsed * 1e9)
+        if error is None and self.status >= 500:
+            error = str(self.status)
+        if isinstance(span, KitSpan):
+            span.end_http(self._span_name, route, self.status, error, end_ns)
+        else:
+            span.end(end_time=end_ns)
 
     def _attributes(self, route: str | None, error: str | None) -> Mapping[str, Any]:
         attributes: dict[str, Any] = {HTTP_REQUEST_METHOD: self.method, URL_SCHEME: self.scheme}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import guarded
+from otelkit.health._mark import ENDPOINT_KEY
 from otelkit.instrumentation._error_type import error_type
 from otelkit.instrumentation.http._common import (
     CLIENT_CLOSED_STATUS,
@@ -19,6 +20,7 @@ from otelkit.instrumentation.http._common import (
     current_recorder,
     header_lookup,
 )
+from otelkit.instrumentation.http._mounts import Endpoints, endpoints_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -35,6 +37,7 @@ ROUTE_KEY = "otelkit.route"
 # FastAPI >= 0.142 records its own HTTP telemetry unless this key is in the scope; otelkit
 # measures the request, so mounted FastAPI sub-apps must stay quiet (see docs/architecture.md).
 _FASTAPI_TELEMETRY_KEY = "fastapi.telemetry"
+_ATTEMPTS = 16
 
 
 class OtelkitMiddleware:
@@ -45,10 +48,21 @@ class OtelkitMiddleware:
         self._spans = spans
         self._recorder: HttpRecorder | None = None
         self._routes: dict[int, str] = {}
+        # otelkit's endpoints in the app's routes (``_mounts``), None until the app is known;
+        # ``_prefixes``: the paths they start with, () when there are none, None until known.
+        self._endpoints: Endpoints | None = None
+        self._prefixes: tuple[str, ...] | None = None
+        self._unknown = 0  # requests answered while the routes could not be found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        prefixes = self._prefixes
+        if prefixes is None:
+            prefixes = self._find_endpoints(scope)
+        if prefixes and scope["path"].startswith(prefixes) and self._otelkit_endpoint(scope):
+            await self.app(scope, receive, send)  # a scrape or a probe: not app traffic
             return
         exchange = self._begin(scope)
         if exchange is None:
@@ -94,6 +108,42 @@ class OtelkitMiddleware:
                     self._end(exchange, scope, root_app, INCOMPLETE_RESPONSE)
             exchange.detach_context()
 
+    @guarded("asgi", ())
+    def _find_endpoints(self, scope: Scope) -> tuple[str, ...]:
+        """Before the app runs: read the routes of the app, the wrapped app's when it has
+        some (the middleware wraps it from outside, maybe with middlewares between, which
+        keep the next app as ``.app``), else Starlette's ``scope["app"]`` (the middleware
+        runs inside it); the prefixes get this request's ``root_path``. Neither known yet:
+        nothing is remembered, and ``_end`` reads what Starlette left in the scope."""
+        endpoints = self._endpoints
+        if endpoints is None:
+            endpoints = _wrapped_endpoints(self.app) or endpoints_of(scope.get("app"))
+            if endpoints is None:
+                return ()
+            self._endpoints = endpoints
+        self._prefixes = endpoints.prefixes(scope.get("root_path") or "")
+        return self._prefixes
+
+    @guarded("asgi", False)
+    def _otelkit_endpoint(self, scope: Scope) -> bool:
+        """A request for an otelkit endpoint found in this app's routes: never measured.
+
+        A bare mount path that nothing else answers gets the trailing slash that Starlette's
+        ``Mount`` matches, so the router answers it instead of redirecting (see ``_mounts``)."""
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path") or ""
+        below_root = root_path and path.startswith(root_path)
+        endpoints = self._endpoints
+        if endpoints is None:
+            return False
+        ours, slash = endpoints.lookup(path[len(root_path) :] if below_root else path)
+        if slash:
+            scope["path"] = path + "/"
+            raw_path = scope.get("raw_path")
+            if isinstance(raw_path, bytes):
+                scope["raw_path"] = raw_path + b"/"
+        return ours
+
     @guarded("asgi", None)
     def _begin(self, scope: Scope) -> Exchange | None:
         recorder = self._recorder = current_recorder(self._recorder, self._spans)
@@ -117,8 +167,23 @@ class OtelkitMiddleware:
 
     @guarded("asgi", None)
     def _end(self, exchange: Exchange, scope: Scope, root_app: object, error: str | None) -> None:
-        if not exchange.finished:
+        if exchange.finished:
+            return
+        if self._endpoints is None:
+            self._found_after(scope)
+        if scope.get(ENDPOINT_KEY):  # an otelkit endpoint the routes did not show answered
+            exchange.discard(self._route(scope, root_app), error)
+        else:
             exchange.finish(self._route(scope, root_app), error)
+
+    def _found_after(self, scope: Scope) -> None:
+        """Starlette put itself in the scope: its routes, for the next requests. Not when a
+        ``Mount`` matched (``app_root_path`` set): the app there may be a mounted sub-app.
+        After a few requests with nothing to read, there is nothing to find."""
+        self._unknown += 1
+        found = None if "app_root_path" in scope else endpoints_of(scope.get("app"))
+        if found is not None or self._unknown >= _ATTEMPTS:
+            self._endpoints = found or Endpoints()
 
     def _route(self, scope: Scope, root_app: object) -> str | None:
         """The route template: Starlette's matched route, prefixed by the mounts above it."""
@@ -134,6 +199,18 @@ class OtelkitMiddleware:
             if len(self._routes) < 10_000:  # routes are finite; never let this grow unbounded
                 self._routes[id(route)] = template
         return template
+
+
+def _wrapped_endpoints(app: object) -> Endpoints | None:
+    """The endpoints of the first app down the ``.app`` chain with a routing table."""
+    for _ in range(_ATTEMPTS):
+        found = endpoints_of(app)
+        if found is not None:
+            return found
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return None
 
 
 def _path_of(route: Any) -> str:

@@ -13,6 +13,11 @@ import os
 from typing import Any, TypeVar
 
 from otelkit._errors import ConfigError
+from otelkit.instrumentation.http._url import (
+    contrib_asgi_hook,
+    contrib_asgi_span_details,
+    contrib_wsgi_hook,
+)
 
 App = TypeVar("App")
 _MARK = "_otelkit_instrumented"
@@ -71,13 +76,19 @@ def instrument_app(app: App) -> App:
         return app
     if "starlette.applications.Starlette" in classes:
         app.add_middleware(  # type: ignore[attr-defined]
-            AsgiMiddleware, excluded_urls=_excluded(), **_options()
+            AsgiMiddleware,
+            excluded_urls=_excluded(),
+            server_request_hook=contrib_asgi_hook,
+            default_span_details=contrib_asgi_span_details,
+            **_options(),
         )
         setattr(app, _MARK, True)
         return app
     if "flask.app.Flask" in classes:
         flask_app: Any = app
-        flask_app.wsgi_app = WsgiMiddleware(flask_app.wsgi_app, **_options())
+        flask_app.wsgi_app = WsgiMiddleware(
+            flask_app.wsgi_app, request_hook=contrib_wsgi_hook, **_options()
+        )
         setattr(app, _MARK, True)
         return app
     import inspect
@@ -85,6 +96,10 @@ def instrument_app(app: App) -> App:
     call = app if inspect.isfunction(app) or inspect.ismethod(app) else type(app).__call__
     if inspect.iscoroutinefunction(call):
         return AsgiMiddleware(  # type: ignore[return-value]
-            app, excluded_urls=_excluded(), **_options()
+            app,
+            excluded_urls=_excluded(),
+            server_request_hook=contrib_asgi_hook,
+            default_span_details=contrib_asgi_span_details,
+            **_options(),
         )
-    return WsgiMiddleware(app, **_options())  # type: ignore[return-value]
+    return WsgiMiddleware(app, request_hook=contrib_wsgi_hook, **_options())  # type: ignore[return-value]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import guarded
+from otelkit.health._mark import ENDPOINT_KEY
 from otelkit.instrumentation._error_type import error_type
 from otelkit.instrumentation.http._common import (
     INCOMPLETE_RESPONSE,
@@ -98,8 +99,12 @@ def _end(exchange: Exchange, environ: dict[str, Any], error: str | None) -> None
     if exchange.finished:
         return
     route = environ.get(ROUTE_KEY)
+    route = route if isinstance(route, str) else None
     handled = environ.get(ERROR_KEY)
-    exchange.finish(route if isinstance(route, str) else None, error or handled)
+    if environ.get(ENDPOINT_KEY):  # an otelkit endpoint answered (health blueprint, wrapped app)
+        exchange.discard(route, error or handled)
+    else:
+        exchange.finish(route, error or handled)
 
 
 class _MeasuredBody:

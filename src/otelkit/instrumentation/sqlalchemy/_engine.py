@@ -93,6 +93,8 @@ class Target:
         self.backslash_escapes = name in ("mysql", "mariadb")
         """Whether the database reads backslashes as escapes in string literals (for the
         statement sanitizer, which must find where each literal ends)."""
+        self.double_quoted_strings = name == "sqlite"
+        """Whether ``"..."`` can be a string literal (SQLite), so the sanitizer replaces it."""
         # Series are keyed by attribute values, not by engine: two engines on one database
         # share their duration series (one exported point per attribute set).
         self.key = tuple(attributes.values())

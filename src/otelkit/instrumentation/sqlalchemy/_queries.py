@@ -109,7 +109,9 @@ class QueryBinding:
         known = self.statement(statement)
         attributes = dict(known.span_attributes)
         attributes[DB_QUERY_TEXT] = sanitize(
-            statement, backslash_escapes=self.target.backslash_escapes
+            statement,
+            backslash_escapes=self.target.backslash_escapes,
+            double_quoted_strings=self.target.double_quoted_strings,
         )
         start_ns = time.time_ns()
         return spans.start(known.span_name, None, SpanKind.CLIENT, attributes, start_ns), start_ns

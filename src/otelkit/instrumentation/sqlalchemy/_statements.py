@@ -6,7 +6,10 @@ identifiers and punctuation. From it:
 * ``sanitize()`` gives the text with every literal (strings of any kind, dollar-quoted bodies,
   numbers) replaced by ``?`` and comments removed; placeholders (``$1``, ``%(name)s``, ``:name``,
   ``?``) and identifiers are kept. Anything the lexer cannot place is replaced rather than kept,
-  so an unterminated string hides everything after it.
+  so an unterminated string, quoted identifier or comment hides everything after it. Block
+  comments nest (PostgreSQL and the SQL standard; MySQL's do not), and SQLite's ``"..."`` is
+  replaced too: SQLite reads it as a string when no column has that name, which only the
+  database knows.
 * ``describe()`` gives ``db.operation.name`` (the first keyword, or the main statement's after a
   ``WITH`` clause) and ``db.collection.name``: for a statement that changes a table, the table it
   changes (``INSERT INTO t``, ``UPDATE t``, ``DELETE FROM t``, ``CREATE/ALTER/DROP TABLE t``,
@@ -60,7 +63,7 @@ _CLAUSES = frozenset(
 # backslashes escape in every literal, and "..." is a string too. Lexing one database's
 # literal by the other's rules ends it early, and the rest of it would be kept as words.
 _STANDARD = r"""
-      (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+      (?P<comment>--[^\n]*|/\*)
     | (?P<string>[Ee]'(?:[^'\\]|\\.|'')*(?:'|\Z)
                 |(?:[BbXxNn]|[Uu]&)?'(?:[^']|'')*(?:'|\Z))
     | (?P<quoted>(?:[Uu]&)?"(?:[^"]|"")*(?:"|\Z))"""
@@ -82,8 +85,10 @@ _LEXERS = {
     False: re.compile(_STANDARD + _COMMON, re.VERBOSE | re.DOTALL),
     True: re.compile(_BACKSLASH + _COMMON, re.VERBOSE | re.DOTALL),
 }
-"""By ``backslash_escapes``: MySQL and MariaDB (True), every other database (False)."""
+"""By ``backslash_escapes``: MySQL and MariaDB (True), every other database (False). The
+standard lexer matches only a block comment's opening: ``_comment_end`` finds its nested end."""
 _REPLACED = frozenset({"dollar", "string", "number"})
+_COMMENT_MARKS = re.compile(r"/\*|\*/")
 
 
 class Description(NamedTuple):
@@ -100,27 +105,56 @@ class _Token(NamedTuple):
     text: str
 
 
-def _lex(statement: str, backslash_escapes: bool) -> tuple[str, list[_Token]]:
+def _comment_end(statement: str, start: int) -> int:
+    """Where the block comment opened at ``start`` ends, nested comments included."""
+    depth = 0
+    for mark in _COMMENT_MARKS.finditer(statement, start):
+        depth += 1 if mark.group() == "/*" else -1
+        if depth == 0:
+            return mark.end()
+    return len(statement)  # unterminated: the comment hides the rest
+
+
+def _lex(
+    statement: str, backslash_escapes: bool, double_quoted_strings: bool = False
+) -> tuple[str, list[_Token]]:
     """The sanitized text and the significant tokens (no spaces, no comments)."""
     out: list[str] = []
     tokens: list[_Token] = []
-    for match in _LEXERS[backslash_escapes].finditer(statement):
-        kind = match.lastgroup
+    lexer = _LEXERS[backslash_escapes]
+    position, end = 0, len(statement)
+    while position < end:
+        match = lexer.match(statement, position)  # always matches: ``other`` takes any char
+        if match is None:  # pragma: no cover (defensive)
+            break
+        kind = match.lastgroup or "other"
         text = match.group()
+        position = match.end()
         if kind == "comment":
+            if text == "/*":
+                position = _comment_end(statement, match.start())
             continue
         if kind in _REPLACED:
             out.append("?")
             tokens.append(_Token("literal", "?"))
             continue
+        if kind == "quoted":
+            # Unterminated: whatever follows is unknown text. SQLite: "..." may be a string.
+            body = text[2:] if text[:2] in ("U&", "u&") else text
+            if len(body) < 2 or body[-1] != body[0] or (double_quoted_strings and body[0] == '"'):
+                out.append("?")
+                tokens.append(_Token(kind, text))
+                continue
         out.append(text)
         if kind != "space":
-            tokens.append(_Token(kind or "other", text))
+            tokens.append(_Token(kind, text))
     return "".join(out).strip(), tokens
 
 
-def _sanitize(statement: str, backslash_escapes: bool = False) -> str:
-    return _lex(statement, backslash_escapes)[0]
+def _sanitize(
+    statement: str, backslash_escapes: bool = False, double_quoted_strings: bool = False
+) -> str:
+    return _lex(statement, backslash_escapes, double_quoted_strings)[0]
 
 
 def _describe(statement: str, backslash_escapes: bool = False) -> Description:
@@ -278,15 +312,18 @@ _sanitize_cached = lru_cache(maxsize=CACHE_SIZE)(_sanitize)
 _describe_cached = lru_cache(maxsize=CACHE_SIZE)(_describe)
 
 
-def sanitize(statement: str, *, backslash_escapes: bool = False) -> str:
+def sanitize(
+    statement: str, *, backslash_escapes: bool = False, double_quoted_strings: bool = False
+) -> str:
     """The statement with literals replaced by ``?`` and comments removed (cached).
 
     ``backslash_escapes``: the database reads backslashes as escapes in every string literal
     (MySQL, MariaDB); otherwise standard SQL (PostgreSQL, SQLite, ...).
+    ``double_quoted_strings``: ``"..."`` may be a string (SQLite), so it is replaced as well.
     """
     if len(statement) > MAX_CACHED:
-        return _sanitize(statement, backslash_escapes)
-    return _sanitize_cached(statement, backslash_escapes)
+        return _sanitize(statement, backslash_escapes, double_quoted_strings)
+    return _sanitize_cached(statement, backslash_escapes, double_quoted_strings)
 
 
 def describe(statement: str, *, backslash_escapes: bool = False) -> Description:

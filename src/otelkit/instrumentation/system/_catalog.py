@@ -23,7 +23,6 @@ Names and attributes follow the OpenTelemetry semantic conventions (``METRICS`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes.cpu_attributes import CPU_MODE, CpuModeValues
@@ -57,6 +56,8 @@ from opentelemetry.semconv._incubating.metrics.system_metrics import (
     SYSTEM_NETWORK_IO,
 )
 
+from otelkit.metrics._spec import MetricSpec, development
+
 __all__ = [
     "COMPONENT",
     "EXTRA_HINT",
@@ -67,7 +68,6 @@ __all__ = [
     "SCOPE",
     "SYSTEM_CPU_LOAD_AVERAGE_1M",
     "SYSTEM_CPU_MODES",
-    "MetricSpec",
 ]
 
 
@@ -103,91 +103,118 @@ MEMORY_STATES: Final = tuple(
 )
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """One instrument of this module, as the catalog lists it."""
-
-    name: str
-    instrument: str
-    """``gauge``, ``counter`` or ``updowncounter`` (all observable)."""
-    unit: str
-    description: str
-    attributes: tuple[str, ...] = ()
-
-
 _FS_ATTRIBUTES = (
-    SYSTEM_DEVICE,
-    SYSTEM_FILESYSTEM_MOUNTPOINT,
-    SYSTEM_FILESYSTEM_TYPE,
-    SYSTEM_FILESYSTEM_MODE,
-    SYSTEM_FILESYSTEM_STATE,
+    development(SYSTEM_DEVICE),
+    development(SYSTEM_FILESYSTEM_MOUNTPOINT),
+    development(SYSTEM_FILESYSTEM_TYPE),
+    development(SYSTEM_FILESYSTEM_MODE),
+    development(SYSTEM_FILESYSTEM_STATE, "used", "free", "reserved"),
 )
+_SYSTEM_CPU_MODE = (development(CPU_MODE, *(mode for mode, _ in SYSTEM_CPU_MODES)),)
+_MEMORY_STATE = (development(SYSTEM_MEMORY_STATE, *MEMORY_STATES),)
 
 METRICS: Final = (
     MetricSpec(
         SYSTEM_CPU_UTILIZATION,
-        "gauge",
+        "observable_gauge",
         "1",
         "Share of the CPU time of all logical CPUs spent in each mode since the last collection.",
-        (CPU_MODE,),
+        _SYSTEM_CPU_MODE,
+        "system",
     ),
     MetricSpec(
-        SYSTEM_MEMORY_USAGE, "updowncounter", "By", "Memory by state.", (SYSTEM_MEMORY_STATE,)
+        SYSTEM_MEMORY_USAGE,
+        "observable_updowncounter",
+        "By",
+        "Memory by state.",
+        _MEMORY_STATE,
+        "system",
     ),
     MetricSpec(
         SYSTEM_MEMORY_UTILIZATION,
-        "gauge",
+        "observable_gauge",
         "1",
         "Memory by state as a fraction of the total.",
-        (SYSTEM_MEMORY_STATE,),
+        _MEMORY_STATE,
+        "system",
     ),
     MetricSpec(
         SYSTEM_FILESYSTEM_USAGE,
-        "updowncounter",
+        "observable_updowncounter",
         "By",
         "Space of each local filesystem by state.",
         _FS_ATTRIBUTES,
+        "system",
     ),
     MetricSpec(
         SYSTEM_FILESYSTEM_UTILIZATION,
-        "gauge",
+        "observable_gauge",
         "1",
         "Space of each local filesystem by state as a fraction of its size.",
         _FS_ATTRIBUTES,
+        "system",
     ),
     MetricSpec(
         SYSTEM_NETWORK_IO,
-        "counter",
+        "observable_counter",
         "By",
         "Bytes sent and received by each network interface.",
-        (NETWORK_INTERFACE_NAME, NETWORK_IO_DIRECTION),
+        (
+            development(NETWORK_INTERFACE_NAME),
+            development(NETWORK_IO_DIRECTION, "receive", "transmit"),
+        ),
+        "system",
     ),
     MetricSpec(
         SYSTEM_CPU_LOAD_AVERAGE_1M,
-        "gauge",
+        "observable_gauge",
         "{thread}",
         "Load average over the last minute (runnable and uninterruptible threads).",
+        (),
+        "system",
     ),
     MetricSpec(
         PROCESS_CPU_UTILIZATION,
-        "gauge",
+        "observable_gauge",
         "1",
         "CPU time of this process since the last collection, divided by the elapsed time and "
         "the CPUs available to it.",
-        (CPU_MODE,),
+        (development(CPU_MODE, *PROCESS_CPU_MODES),),
+        "process",
     ),
     MetricSpec(
-        PROCESS_MEMORY_USAGE, "updowncounter", "By", "Physical memory of this process (RSS)."
+        PROCESS_MEMORY_USAGE,
+        "observable_updowncounter",
+        "By",
+        "Physical memory of this process (RSS).",
+        (),
+        "process",
     ),
     MetricSpec(
-        PROCESS_MEMORY_VIRTUAL, "updowncounter", "By", "Virtual memory of this process (VMS)."
+        PROCESS_MEMORY_VIRTUAL,
+        "observable_updowncounter",
+        "By",
+        "Virtual memory of this process (VMS).",
+        (),
+        "process",
     ),
-    MetricSpec(PROCESS_THREAD_COUNT, "updowncounter", "{thread}", "Threads of this process."),
+    MetricSpec(
+        PROCESS_THREAD_COUNT,
+        "observable_updowncounter",
+        "{thread}",
+        "Threads of this process.",
+        (),
+        "process",
+    ),
     MetricSpec(
         PROCESS_UNIX_FILE_DESCRIPTOR_COUNT,
-        "updowncounter",
+        "observable_updowncounter",
         "{file_descriptor}",
         "File descriptors open in this process.",
+        (),
+        "process",
     ),
-    MetricSpec(PROCESS_UPTIME, "gauge", "s", "Time since this process started."),
+    MetricSpec(
+        PROCESS_UPTIME, "observable_gauge", "s", "Time since this process started.", (), "process"
+    ),
 )

@@ -77,9 +77,9 @@ class SystemMetrics:
 
         meter = meter_provider.get_meter(SCOPE, __version__)
         create = {
-            "gauge": meter.create_observable_gauge,
-            "counter": meter.create_observable_counter,
-            "updowncounter": meter.create_observable_up_down_counter,
+            "observable_gauge": meter.create_observable_gauge,
+            "observable_counter": meter.create_observable_counter,
+            "observable_updowncounter": meter.create_observable_up_down_counter,
         }
         self.names: tuple[str, ...] = tuple(s.name for s in METRICS if s.name in observers)
         for index, spec in enumerate(s for s in METRICS if s.name in observers):

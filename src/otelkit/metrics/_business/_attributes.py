@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 from otelkit._errors import record_internal_error
+from otelkit.metrics._fastpath import dropped
 
 if TYPE_CHECKING:
     from otelkit.metrics._business._instruments import Attributes
@@ -90,6 +91,7 @@ def _first(item: tuple[Any, ...]) -> str:
 
 
 def _drop(name: object, value: object) -> None:
+    dropped("metrics", "invalid_attribute")
     record_internal_error(
         "attributes",
         InvalidAttribute(

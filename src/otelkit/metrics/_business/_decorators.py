@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from otelkit.metrics._business._attributes import CallAttributes
+from otelkit.metrics._business._declared import declare
 from otelkit.metrics._business._instruments import (
     Attributes,
     check_attributes,
@@ -43,6 +44,7 @@ class timed(ContextManagerMixin):  # noqa: N801 - used as a decorator, named lik
     ) -> None:
         check_name(name, "timed")
         self._histogram = make_histogram(name, unit, description, buckets, "timed")
+        declare(name, "histogram", unit, description, attributes, errors=True)
         self._attributes = CallAttributes(check_attributes(attributes, name, "timed"), "timed")
         self._scale = _TIME_UNITS.get(unit, 1.0)
         self._states = ContextVar(f"otelkit.timed.{name}")
@@ -74,6 +76,7 @@ class counted(CallObserver):  # noqa: N801
     ) -> None:
         check_name(name, "counted")
         self._counter = make_sum(name, unit, description, True, "counted")
+        declare(name, "counter", unit, description, attributes, errors=True)
         self._attributes = CallAttributes(check_attributes(attributes, name, "counted"), "counted")
 
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -98,6 +101,7 @@ class track_inprogress(ContextManagerMixin):  # noqa: N801
     ) -> None:
         check_name(name, "track_inprogress")
         self._counter = make_sum(name, unit, description, False, "track_inprogress")
+        declare(name, "updowncounter", unit, description, attributes)
         self._attributes = CallAttributes(
             check_attributes(attributes, name, "track_inprogress"), "track_inprogress"
         )

@@ -15,6 +15,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from otelkit._errors import ConfigError, record_internal_error
 from otelkit.metrics._business._attributes import clean
+from otelkit.metrics._business._declared import declare
 from otelkit.metrics._business._instruments import SCOPE, check_name
 from otelkit.metrics._fastpath import REGISTRY
 
@@ -40,7 +41,12 @@ def gauge(
         raise ConfigError(
             f"gauge({name!r}): an instrument of that name already exists. Use one name per metric."
         )
+    try:
+        REGISTRY.claim(name, "gauge")
+    except ValueError as exc:
+        raise ConfigError(f"gauge({name!r}) is refused: {exc}. Rename one of them.") from None
     _gauges[name] = callback
+    declare(name, "observable_gauge", "", "Reported by gauge().", open_attributes=True)
     from otelkit import _active
 
     active = _active.current()

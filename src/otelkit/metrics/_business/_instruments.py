@@ -19,7 +19,7 @@ from otelkit._errors import ConfigError
 from otelkit._version import __version__
 from otelkit.config import _parse
 from otelkit.config._core import SEMCONV_DURATION_BUCKETS
-from otelkit.metrics._fastpath import REGISTRY, FastHistogram, FastSum
+from otelkit.metrics._fastpath import REGISTRY, FastHistogram, FastSum, NameCollision
 
 __all__ = [
     "SCOPE",
@@ -78,6 +78,8 @@ def make_histogram(
         return REGISTRY.histogram(
             name, unit=unit, description=description, scope=SCOPE, boundaries=bounds
         )
+    except NameCollision as exc:
+        raise _collision(what, name, exc) from None
     except ValueError:
         raise ConfigError(
             f"{what}({name!r}): an instrument of that name already exists with another type, "
@@ -90,11 +92,20 @@ def make_sum(name: str, unit: str, description: str, monotonic: bool, what: str)
         return REGISTRY.sum(
             name, unit=unit, description=description, scope=SCOPE, monotonic=monotonic
         )
+    except NameCollision as exc:
+        raise _collision(what, name, exc) from None
     except ValueError:
         raise ConfigError(
             f"{what}({name!r}): an instrument of that name already exists with another type. "
             "Use one definition per name."
         ) from None
+
+
+def _collision(what: str, name: str, exc: NameCollision) -> ConfigError:
+    return ConfigError(
+        f"{what}({name!r}) is refused: {exc}, and Prometheus would keep only some of their "
+        "series. Rename one of them."
+    )
 
 
 # The OpenTelemetry SDK's default explicit boundaries, for histograms of other units.

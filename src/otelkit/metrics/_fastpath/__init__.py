@@ -18,30 +18,40 @@ instruments forward every measurement to SDK instruments (``_fallback``).
 
 Modules: ``_series`` (one attribute set's values), ``_instruments`` (series by attribute set,
 turned into metrics), ``_readers`` (per-reader state, the collection hook), ``_fallback`` (the
-forwarding series), ``_registry`` (the process's instruments and readers).
+forwarding series), ``_registry`` (the process's instruments and readers), ``_names`` (the
+Prometheus names an instrument takes, to refuse clashes), ``_drops`` (``otelkit.dropped`` and
+``otelkit.export.failures``: what otelkit did not deliver, counted), ``_store`` (the shared
+store's protocol, and its failures counted outside every instrument lock).
 """
 
+from otelkit.metrics._fastpath._drops import DROPPED, EXPORT_FAILURES, dropped, export_failed
 from otelkit.metrics._fastpath._instruments import (
     DEFAULT_CARDINALITY_LIMIT,
     OVERFLOW_ATTRIBUTES,
     FastHistogram,
     FastSum,
-    Store,
     _Instrument,
 )
+from otelkit.metrics._fastpath._names import NameCollision
 from otelkit.metrics._fastpath._registry import REGISTRY, Registry
 from otelkit.metrics._fastpath._series import _HistogramSeries, _SumSeries, integral
+from otelkit.metrics._fastpath._store import Store
 
 __all__ = [
     "DEFAULT_CARDINALITY_LIMIT",
+    "DROPPED",
+    "EXPORT_FAILURES",
     "OVERFLOW_ATTRIBUTES",
     "REGISTRY",
     "FastHistogram",
     "FastSum",
+    "NameCollision",
     "Registry",
     "Store",
     "_HistogramSeries",
     "_Instrument",
     "_SumSeries",
+    "dropped",
+    "export_failed",
     "integral",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Mapping, MutableSequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -15,12 +15,14 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
+from otelkit.metrics._fastpath._drops import DROPPED, dropped
 from otelkit.metrics._fastpath._fallback import (
     ForwardingHistogramSeries,
     ForwardingSumSeries,
     forwards,
 )
 from otelkit.metrics._fastpath._series import INF, _HistogramSeries, _SumSeries, integral
+from otelkit.metrics._fastpath._store import Store, allocated, report
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
@@ -36,35 +38,13 @@ _OVERFLOW_KEY = object()
 AttributesArg = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 
-class Store(Protocol):
-    """Where series keep their values when processes share them (``_multiprocess``)."""
-
-    def allocate(
-        self, instrument: _Instrument, attributes: Attributes, size: int
-    ) -> MutableSequence[float]:
-        """Zeroed storage for ``size`` numbers of one series of ``instrument``."""
-        ...
-
-
-def _allocated(
-    store: Store, instrument: _Instrument, attributes: Attributes, cells: MutableSequence[float]
-) -> MutableSequence[float]:
-    """Cells in ``store``; if that fails (a full disk), the series stays in memory: left out
-    of the other processes' scrapes, but no measurement is lost or raises."""
-    try:
-        return store.allocate(instrument, attributes, len(cells))
-    except Exception as exc:
-        from otelkit._errors import record_internal_error
-
-        record_internal_error("multi-process store", exc)
-        return cells
-
-
 class _Instrument:
     """Series by key, created on first use, at most ``limit - 1`` plus the overflow series.
 
     ``sink`` is None on the fast path; without the reader seam it is the SDK instrument
-    every new series forwards to (``_fallback``).
+    every new series forwards to (``_fallback``). A ``local`` instrument (otelkit's own
+    counters) never keeps its values in a ``store``: counting a store failure must not need
+    the store.
     """
 
     kind: str
@@ -84,8 +64,14 @@ class _Instrument:
         self.scope = scope
         self.limit = limit
         self._series: dict[Hashable, Any] = {}
+        self._refused: dict[Hashable, Any] = {}
+        """Keys past the limit -> the overflow series: a refused attribute set is counted once,
+        and its later measurements need no lock. At most ``limit`` keys are remembered (an
+        unbounded key space must not grow memory); beyond, every measurement of a further
+        refused set is counted, so the count is then an upper bound."""
         self._create_lock = threading.Lock()
         self.transient = False
+        self.local = False
         self.store: Store | None = None
         self.sink: Any = None
 
@@ -94,23 +80,41 @@ class _Instrument:
 
     def _series_for(self, key: Hashable, attributes: AttributesArg) -> Any:
         series = self._series.get(key)
+        if series is None:
+            series = self._refused.get(key)
         if series is not None:
             return series
+        failure = None
         with self._create_lock:
             series = self._series.get(key)
+            if series is None:
+                series = self._refused.get(key)
             if series is not None:
                 return series
-            if len(self._series) >= self.limit - 1:
-                key, attributes = _OVERFLOW_KEY, OVERFLOW_ATTRIBUTES
-                series = self._series.get(key)
-                if series is not None:
-                    return series
-            resolved = attributes() if callable(attributes) else attributes
-            series = self._new_series(dict(resolved))
-            if self.store is not None and not forwards(series):
-                series.cells = _allocated(self.store, self, series.attributes, series.cells)
-            self._series[key] = series
-            return series
+            refused = len(self._series) >= self.limit - 1
+            if refused:
+                series = self._series.get(_OVERFLOW_KEY)
+                if series is None:
+                    series, failure = self._create(_OVERFLOW_KEY, OVERFLOW_ATTRIBUTES)
+                if len(self._refused) < self.limit:
+                    self._refused[key] = series
+            else:
+                series, failure = self._create(key, attributes)
+        # Outside the lock: both counts are series too, maybe of this instrument.
+        report(failure)
+        if refused and self.name != DROPPED:
+            dropped("metrics", "cardinality_overflow")
+        return series
+
+    def _create(self, key: Hashable, attributes: AttributesArg) -> tuple[Any, Exception | None]:
+        """A new series for ``key``, in the store if there is one (call with the lock held)."""
+        resolved = attributes() if callable(attributes) else attributes
+        series = self._new_series(dict(resolved))
+        failure = None
+        if self.store is not None and not self.local and not forwards(series):
+            series.cells, failure = allocated(self.store, self, series.attributes, series.cells)
+        self._series[key] = series
+        return series, failure
 
     def all_series(self) -> list[Any]:
         return list(self._series.values())
@@ -158,6 +162,7 @@ class _Instrument:
         with self._create_lock:
             self.sink = self._create_sdk_instrument_with(meter)
             previous, self._series = self._series, {}
+            self._refused = {}
         dropped = 0
         for series in previous.values():
             if isinstance(series, _SumSeries) and series.value:
@@ -172,10 +177,14 @@ class _Instrument:
     def reset(self) -> None:
         with self._create_lock:
             self._series = {}
+            self._refused = {}
             self.sink = None
 
     def use_store(self, store: Store | None) -> None:
         """Move every series' values into ``store`` (None: back into this process's memory)."""
+        if self.local:
+            return
+        failures: list[Exception] = []
         with self._create_lock:
             self.store = store
             for series in self._series.values():
@@ -185,10 +194,14 @@ class _Instrument:
                     old = series.cells
                     new: MutableSequence[float] = [0] * len(old)
                     if store is not None:
-                        new = _allocated(store, self, series.attributes, new)
+                        new, failure = allocated(store, self, series.attributes, new)
+                        if failure is not None:
+                            failures.append(failure)
                     for index, value in enumerate(old):
                         new[index] = value
                     series.cells = new
+        for failure in failures:  # once the lock is released (``allocated``)
+            report(failure)
 
     def reset_after_fork(self, store: Store | None) -> None:
         """In a forked child: every series from zero, in ``store`` or in memory; new locks.
@@ -197,11 +210,15 @@ class _Instrument:
         recorded before the fork stays the parent's.
         """
         self._create_lock = threading.Lock()
-        self.store = store
+        self.store = None if self.local else store
+        failures = []
         for series in self._series.values():
             series.reset()
-            if store is not None and not forwards(series):
-                series.cells = _allocated(store, self, series.attributes, series.cells)
+            if self.store is not None and not forwards(series):
+                series.cells, failure = allocated(self.store, self, series.attributes, series.cells)
+                failures.append(failure)
+        for failure in failures:
+            report(failure)
 
 
 class FastHistogram(_Instrument):

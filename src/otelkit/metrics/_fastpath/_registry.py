@@ -7,20 +7,41 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from otelkit import _sdk_compat
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from otelkit import _errors, _sdk_compat
+from otelkit._version import __version__
+from otelkit.metrics._fastpath import _drops
 from otelkit.metrics._fastpath._instruments import FastHistogram, FastSum, _Instrument
+from otelkit.metrics._fastpath._names import NameCollision, prometheus_samples
 from otelkit.metrics._fastpath._readers import ReaderState, collect_scopes, follow_readers, merge
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import MetricReader, MetricsData
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     from otelkit._sdk_compat import CollectFn
-    from otelkit.metrics._fastpath._instruments import Store
+    from otelkit.metrics._fastpath._store import Store
 
 logger = logging.getLogger("otelkit")
+
+OWN_SCOPE = InstrumentationScope("otelkit.internal", __version__)
+"""The scope of otelkit's own loss accounting (``_drops``): not ``otelkit``, the scope of the
+handle's SDK meter, since the OTLP encoder keeps one of two scopes of the same name."""
+_OWN = {
+    _drops.DROPPED: (
+        "{item}",
+        "Items otelkit did not deliver: spans and log records (full queue, failed export), "
+        "attribute sets folded into the overflow series, invalid attribute values, refused "
+        "metric names.",
+    ),
+    _drops.EXPORT_FAILURES: ("{export}", "Exports that failed, by exporter and reason."),
+    _drops.INTERNAL_ERRORS: (
+        "{error}",
+        "Errors inside otelkit that were logged and swallowed instead of reaching the application.",
+    ),
+}
 
 
 def fast_path_usable() -> bool:
@@ -54,6 +75,10 @@ class Registry:
         self.sdk_metrics_dropped = False
         """Set in a forked child whose SDK aggregates could not be cleared: collections carry
         only the fast instruments, never the parent's SDK totals again."""
+        self._samples: dict[str, str] = {}
+        """Prometheus sample name -> the instrument (or claimed name) that owns it."""
+        self._claimed: dict[str, str] = {}
+        """Names that are no fast instrument but are exposed (``gauge()``), with their kind."""
         self.collecting = threading.RLock()
         """Held around every collection of every reader; a fork waits for it (``_fork``), so
         that no lock of the collection path is taken in the parent at the moment of the fork."""
@@ -82,6 +107,7 @@ class Registry:
                 return existing
             if existing is not None:
                 raise ValueError(f"instrument {name!r} already exists with another definition")
+            self._check_samples(name, unit, "histogram")
             instrument = FastHistogram(name, unit, description, scope, boundaries)
             self._adopt(instrument, transient)
             for state in self._readers.values():
@@ -105,14 +131,52 @@ class Registry:
                 return existing
             if existing is not None:
                 raise ValueError(f"instrument {name!r} already exists with another definition")
+            self._check_samples(name, unit, "counter" if monotonic else "up_down_counter")
             instrument = FastSum(name, unit, description, scope, monotonic)
             self._adopt(instrument, transient)
             return instrument
 
+    def _check_samples(self, name: str, unit: str, kind: str) -> None:
+        """Raise ``NameCollision`` if ``name`` would share a Prometheus name with another
+        instrument or claimed name (call with ``_lock`` held)."""
+        if name in self._claimed:
+            raise NameCollision(f"{name!r} is already a {self._claimed[name]}")
+        for sample in sorted(prometheus_samples(name, unit, kind)):
+            owner = self._samples.get(sample)
+            if owner is not None and owner != name:
+                raise NameCollision(
+                    f"{name!r} and the existing {owner!r} would both be exposed to Prometheus "
+                    f"as {sample!r}"
+                )
+
+    def claim(self, name: str, kind: str, unit: str = "") -> None:
+        """Reserve the Prometheus names of an instrument the SDK holds (``gauge()``); raises
+        ``NameCollision`` (a ``ValueError``) as a fast instrument's creation would."""
+        with self._lock:
+            if name in self._instruments:
+                raise NameCollision(f"{name!r} is already a {self._instruments[name].kind}")
+            self._check_samples(name, unit, kind)
+            self._claimed[name] = kind
+            self._samples.update(dict.fromkeys(prometheus_samples(name, unit, kind), name))
+
+    def count_own(self, metric: str, component: str, reason: str, amount: int) -> None:
+        """Add to one of otelkit's own loss counters (``_drops``)."""
+        instrument = self._instruments.get(metric)
+        if not isinstance(instrument, FastSum):
+            unit, description = _OWN[metric]
+            instrument = self.sum(
+                metric, unit=unit, description=description, scope=OWN_SCOPE, monotonic=True
+            )
+        attributes = {"component": component, "reason": reason}
+        instrument.add((component, reason), attributes, amount)
+
     def _adopt(self, instrument: _Instrument, transient: bool) -> None:
         """Register a new instrument in the current mode (call with ``_lock`` held)."""
+        samples = prometheus_samples(instrument.name, instrument.unit, instrument.kind)
+        self._samples.update(dict.fromkeys(samples, instrument.name))
         instrument.transient = transient
-        instrument.store = self._store
+        instrument.local = instrument.scope is OWN_SCOPE
+        instrument.store = None if instrument.local else self._store
         if self.forwarding and self._provider is not None:
             instrument.forward_to(self._provider)
         self._instruments[instrument.name] = instrument
@@ -238,7 +302,10 @@ class Registry:
         self.sdk_metrics_dropped = True
 
     def detach(self) -> None:
-        """Forget the readers and every recorded value (a new configuration starts from zero)."""
+        """Forget the readers and every recorded value (a new configuration starts from zero),
+        but otelkit's own counters (``OWN_SCOPE``): they are process totals, across
+        configurations. (Forwarding to SDK instruments, the SDK holds their values, and they
+        go with its provider.)"""
         with self._lock:
             self._readers.clear()
             self._provider_readers = {}
@@ -252,8 +319,14 @@ class Registry:
                 for name, instrument in self._instruments.items()
                 if not instrument.transient
             }
+            self._samples = {
+                sample: owner
+                for sample, owner in self._samples.items()
+                if owner in self._instruments or owner in self._claimed
+            }
             for instrument in self._instruments.values():
-                instrument.reset()
+                if not instrument.local or instrument.sink is not None:
+                    instrument.reset()
                 instrument.store = None
                 if isinstance(instrument, FastHistogram):
                     instrument.slots = 0
@@ -264,13 +337,22 @@ class Registry:
                 data = None
                 if original is not None and not self.sdk_metrics_dropped:
                     data = original(reader, timeout_millis=timeout_millis)
-                if not getattr(reader, "merges_fast_path", True):
-                    return data  # it reads the fast instruments elsewhere (the pre-fork files)
+                shared = not getattr(reader, "merges_fast_path", True)
                 with self._lock:
-                    instruments = list(self._instruments.values())
+                    # A reader that reads the shared instruments from the pre-fork files
+                    # still gets the process-local ones (otelkit's own counters) here.
+                    instruments = [i for i in self._instruments.values() if i.local or not shared]
+                if not instruments:
+                    return data
                 return merge(data, collect_scopes(instruments, state), self._resource)
 
         return collect
 
 
 REGISTRY = Registry()
+_drops.bind(REGISTRY.count_own)
+_errors.observe_internal_errors(
+    lambda component, kind, amount: REGISTRY.count_own(
+        _drops.INTERNAL_ERRORS, component, kind, amount
+    )
+)

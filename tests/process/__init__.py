@@ -1,0 +1,1 @@
+"""Process models: development servers, reloaders, workers and scripts side by side."""

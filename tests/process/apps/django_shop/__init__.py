@@ -1,0 +1,1 @@
+"""A Django project configured in its settings: what `manage.py runserver` loads twice."""
