@@ -154,10 +154,16 @@ def redact_text(text: str) -> str:
 def reason_of(reason: str, secret: bool) -> str:
     """Why a value was rejected, for an error message. A parser's reason may quote the value
     (``entry 1 ('Authorization abc') is not key=value``): for a secret setting every quoted
-    part becomes ``'***'``; any other reason still loses its URL credentials."""
+    part of 4 characters or more becomes ``'***'`` (a shorter one names punctuation the value
+    must not contain, such as ``'='``); any other reason still loses its URL credentials."""
     if secret:
-        return _QUOTED.sub("'***'", reason)
+        return _QUOTED.sub(_masked_quote, reason)
     return redact_text(reason)
+
+
+def _masked_quote(match: re.Match[str]) -> str:
+    quoted = match.group(0)
+    return quoted if len(quoted) - 2 < _MIN_REGISTERED else "'***'"
 
 
 def register(values: Iterable[str], *, replace: bool = False) -> None:
