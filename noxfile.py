@@ -25,7 +25,14 @@ nox.options.default_venv_backend = "venv"
 nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-SERVER_PACKAGES = ("prometheus", "prometheus-alertmanager", "postgresql", "redis-server")
+SERVER_PACKAGES = (
+    "prometheus",
+    "prometheus-alertmanager",
+    "postgresql",
+    "redis-server",
+    "chromium",  # the status page's browser tests, driven by selenium through chromedriver
+    "chromium-driver",
+)
 # The extras every integration test needs; the tools come from the `dev` dependency group.
 TEST_EXTRAS = ".[all,contrib,celery,sqlalchemy]"
 # The OpenTelemetry distributions released together with the SDK (one version number).
@@ -42,7 +49,7 @@ COMPAT_TESTS = ("tests/unit", "tests/tracing", "tests/http", "tests/health", "te
 
 
 def _servers_missing() -> list[str]:
-    binaries = ("prometheus", "promtool", "amtool", "redis-server")
+    binaries = ("prometheus", "promtool", "amtool", "redis-server", "chromium", "chromedriver")
     missing = [b for b in binaries if shutil.which(b) is None]
     if not glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"):
         missing.append("pg_ctl")
@@ -196,8 +203,9 @@ def _reachable(url: str) -> bool:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """The long form of the fault suite (100,000 requests per phase and fault): not a default
-    session; the short form runs with the tests."""
+    """The long form of the fault suite (100,000 requests per phase and fault in-process, 90 s
+    of steady load from a second process per fault): not a default session; the short form
+    runs with the tests."""
     _install_dev(session)
     session.run(
         "pytest",
@@ -225,14 +233,16 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Regenerate docs/configuration.md and docs/metrics.md from their declarations."""
-    session.install("-e", ".[cli]")
+    """Regenerate the generated pages, then build the site (mkdocs, strict: a warning fails)."""
+    session.install("-e", ".[cli]", *nox.project.dependency_groups(PYPROJECT, "docs"))
     with open("docs/configuration.md", "w") as out:
         session.run("python", "-m", "otelkit.runtime._config_docs", stdout=out)
     with open("docs/metrics.md", "w") as out:
         session.run("python", "-m", "otelkit.ops.catalog", stdout=out)
     session.run("python", "-m", "otelkit.ops.rules")  # docs/generated/*, docs/runbooks.md
     session.run("python", "-m", "otelkit.ops.dashboard")  # docs/generated/dashboard.json
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # mkdocs-material's notice about its successor
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", env=quiet)
 
 
 @nox.session
@@ -255,6 +265,6 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The demo service on embedded defaults: open the printed /metrics URL."""
-    session.install("-e", ".[system]")
-    session.run("python", "examples/demo/app.py", *session.posargs)
+    """The demo shop on embedded defaults, with traffic and a live view: Ctrl-C stops it."""
+    session.install("-e", ".[demo]")
+    session.run("otelkit", "demo", *session.posargs)

@@ -13,10 +13,12 @@ BENCHMARKS = (
     "scrape",
     "prefork",
     "business",
+    "histograms",
     "system",
     "alerting",
     "http_asgi",
     "http_wsgi",
+    "http_client",
     "http_load",
     "db",
 )

@@ -234,12 +234,27 @@ def check(subject: Subject, requests: int = 100) -> tuple[str, bool]:
     return line, not problems
 
 
-def run_subjects(benchmark: str, subjects: list[Subject], *, rounds: int, batch: int) -> Result:
-    """Timed interleaved rounds, then per variant an allocation pass and a recording check."""
+SPANS_TARGET = 0.5
+"""otelkit's metrics + spans overhead at most this fraction of the metrics-only peer's."""
+
+
+def run_subjects(
+    benchmark: str, subjects: list[Subject], *, rounds: int, batch: int, peer: str | None = None
+) -> Result:
+    """Timed interleaved rounds, then per variant an allocation pass and a recording check.
+
+    ``peer``: the metrics-only peer whose overhead otelkit's metrics + spans is held to
+    (``SPANS_TARGET``), measured in the same rounds; a column and a line of its own."""
     variants = [Variant(s.name, lambda s=s: s.batch(batch), per_call=batch) for s in subjects]
     references = tuple(s.name for s in subjects if s.name in (OTELKIT_METRICS, OTELKIT_SPANS))
     result = measure(benchmark, variants, rounds=rounds, baseline="bare", unit="us")
-    result.references = references
+    result.references = references + ((peer,) if peer is not None else ())
+    ratio = result.overhead_ratio(OTELKIT_SPANS, peer) if peer in result.medians else None
+    if ratio is not None and OTELKIT_SPANS in result.medians:
+        result.notes.append(
+            f"{OTELKIT_SPANS} overhead ÷ {peer}'s (metrics only): {ratio:.2f}x "
+            f"(target ≤ {SPANS_TARGET}x: {'met' if ratio <= SPANS_TARGET else 'missed'})"
+        )
     columns: dict[str, dict[str, float]] = {}
     for subject in subjects:
         for column, value in allocations(lambda s=subject: s.batch(1)).items():

@@ -241,5 +241,6 @@ def run(rounds: int) -> list[Result]:
             subjects,
             rounds=rounds,
             batch=BATCH,
+            peer="prometheus-fastapi-instrumentator",
         )
     ]

@@ -182,5 +182,6 @@ def run(rounds: int) -> list[Result]:
             subjects,
             rounds=rounds,
             batch=BATCH,
+            peer="prometheus-flask-exporter",
         )
     ]

@@ -20,8 +20,18 @@ if _typing.TYPE_CHECKING:
     from otelkit.instrumentation.celery import instrument_celery
     from otelkit.instrumentation.http._app import instrument_app
     from otelkit.instrumentation.sqlalchemy import instrument_sqlalchemy
-    from otelkit.metrics._business import counted, gauge, record, timed, traced, track_inprogress
+    from otelkit.metrics._business import (
+        count,
+        counted,
+        gauge,
+        record,
+        set_gauge,
+        timed,
+        traced,
+        track_inprogress,
+    )
     from otelkit.runtime._telemetry import Telemetry, init_telemetry
+    from otelkit.status._http import status_app, status_wsgi
 
 __all__ = [
     "AlertRule",
@@ -30,6 +40,7 @@ __all__ = [
     "Telemetry",
     "__version__",
     "add_health_check",
+    "count",
     "counted",
     "gauge",
     "health_app",
@@ -44,6 +55,9 @@ __all__ = [
     "metrics_wsgi",
     "on_alert",
     "record",
+    "set_gauge",
+    "status_app",
+    "status_wsgi",
     "timed",
     "traced",
     "track_inprogress",
@@ -60,9 +74,11 @@ _LAZY = {
     "health_blueprint": "otelkit.health._http",
     "health_router": "otelkit.health._http",
     "health_wsgi": "otelkit.health._http",
+    "count": "otelkit.metrics._business",
     "counted": "otelkit.metrics._business",
     "gauge": "otelkit.metrics._business",
     "record": "otelkit.metrics._business",
+    "set_gauge": "otelkit.metrics._business",
     "timed": "otelkit.metrics._business",
     "traced": "otelkit.metrics._business",
     "track_inprogress": "otelkit.metrics._business",
@@ -71,6 +87,8 @@ _LAZY = {
     "instrument_app": "otelkit.instrumentation.http._app",
     "metrics_app": "otelkit.exporters.prometheus._endpoint",
     "metrics_wsgi": "otelkit.exporters.prometheus._endpoint",
+    "status_app": "otelkit.status._http",
+    "status_wsgi": "otelkit.status._http",
 }
 
 

@@ -6,7 +6,8 @@ module is imported by the runtime before it probes) and read through the same ``
 - ``export.reader_exporter``: the exporter inside a ``PeriodicExportingMetricReader``, so that
   otelkit can wrap it and see failed metric exports (the reader drops the result);
 - ``export.batch_queue``: the queue of the SDK's batch span and log record processors, so that
-  a span or record a full queue drops is counted rather than only logged.
+  a span or record a full queue drops is counted rather than only logged, and what a shutdown
+  that timed out leaves in it is counted too (``take_queued``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "READER_EXPORTER",
     "CountingQueue",
     "count_queue_drops",
+    "take_queued",
     "wrap_reader_exporter",
 ]
 
@@ -95,44 +97,56 @@ def _batch(processor: object) -> Any:
 
 
 class CountingQueue(collections.deque[Any]):
-    """A batch processor's queue that calls ``on_drop`` for each item it pushes out.
+    """A batch processor's queue that drops its oldest items beyond ``limit`` itself, and
+    calls ``on_drop`` once for each.
 
-    The SDK appends to a full queue and the deque drops its oldest item. Far from full (the
-    usual case) an append or a pop is the deque's own plus one comparison; within ``_MARGIN``
-    of full, both take one lock, so the check and the append see the same length and the count
-    is exact (a check before the SDK's own would race with the worker making room; ``_MARGIN``
-    concurrent appends between one thread's check and its append would be needed to overflow
-    uncounted). The lock is renewed in a forked child, where a parent thread may have held it
-    (one at-fork hook for every queue alive: ``_QUEUES``).
+    The deque has no ``maxlen``: a deque that drops on its own tells nobody, and a length
+    check before or after the append races with other threads (a check that saw room while
+    other threads filled the queue misses a drop; a check that saw it full while the worker
+    made room counts one that never happened). Here every drop is an explicit ``pop`` under the
+    lock, counted there, so the count is exact. The caller's append stays the deque's own plus
+    one length comparison; the queue may hold a few more than ``limit`` items for an instant
+    (one per thread appending at once). The worker's ``pop`` takes the lock too (off the
+    caller's thread), so a trim never takes an item the worker counted on. The lock is renewed
+    in a forked child, where a parent thread may have held it (one at-fork hook for every queue
+    alive: ``_QUEUES``).
     """
 
-    _MARGIN = 64
-
-    def __init__(self, items: Iterable[Any], maxlen: int, on_drop: Callable[[], None]) -> None:
-        super().__init__(items, maxlen)
+    def __init__(self, items: Iterable[Any], limit: int, on_drop: Callable[[], None]) -> None:
+        super().__init__(items)
+        self.limit = limit
         self._on_drop = on_drop
         self._lock = threading.Lock()
-        self._near_full = maxlen - self._MARGIN
         _QUEUES[id(self)] = self
 
     def _renew_lock(self) -> None:
         self._lock = threading.Lock()
 
     def appendleft(self, item: Any) -> None:
-        if len(self) < self._near_full:
-            super().appendleft(item)
-            return
+        super().appendleft(item)
+        if len(self) > self.limit:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest items beyond ``limit``, each counted once."""
+        dropped = 0
         with self._lock:
-            full = len(self) == self.maxlen
-            super().appendleft(item)
-        if full:
+            while len(self) > self.limit:
+                super().pop()
+                dropped += 1
+        for _ in range(dropped):
             self._on_drop()
 
     def pop(self) -> Any:  # type: ignore[override]  # deque.pop takes no index
-        if len(self) < self._near_full:
-            return super().pop()
         with self._lock:
             return super().pop()
+
+    def take_all(self) -> int:
+        """Empty the queue; how many items it held (what a shutdown could not deliver)."""
+        with self._lock:
+            n = len(self)
+            self.clear()
+        return n
 
 
 _QUEUES: weakref.WeakValueDictionary[int, CountingQueue] = weakref.WeakValueDictionary()
@@ -160,9 +174,16 @@ def count_queue_drops(processor: object, on_drop: Callable[[], None]) -> bool:
     return True
 
 
+def take_queued(processor: object) -> int:
+    """Empty the queue of a batch processor whose drops are counted, so its worker exports
+    none of it any more; how many items it held (0 for any other processor)."""
+    queue = getattr(_batch(processor), "_queue", None)
+    return queue.take_all() if isinstance(queue, CountingQueue) else 0
+
+
 def _count_drops(batch: Any, on_drop: Callable[[], None]) -> None:
     queue = batch._queue
-    batch._queue = CountingQueue(queue, queue.maxlen, on_drop)
+    batch._queue = CountingQueue(queue, batch._max_queue_size, on_drop)
 
 
 @seam(

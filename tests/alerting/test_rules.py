@@ -903,3 +903,24 @@ def test_alert_settings_has_a_field_per_declaration() -> None:
 
     declared = [s.key for s in alert_settings()]
     assert [f.name for f in fields(AlertSettings)] == [*declared, "service_name"]
+
+
+def test_the_disk_rule_reads_the_share_df_shows_not_the_share_of_the_whole_size() -> None:
+    """78 GB used, 12 GB available, 10 GB reserved for root: df says 87 % (78 / 90), the
+    utilization 78 % (78 / 100). The built-in rule fires on df's figure."""
+    from otelkit.alerting._defaults import default_rules
+
+    settings = load_alert_settings(environ={"OTELKIT_ALERT_DISK_FOR": "0"})
+    (disk,) = [rule for rule in default_rules(settings) if rule.name == "HighDiskUsage"]
+    engine = AlertEngine(settings, clock=lambda: 0.0, rules=[disk], channels={})
+    where = {"system.device": "/dev/sda1", "system.filesystem.mountpoint": "/"}
+    usage = counter(
+        "system.filesystem.usage",
+        ({**where, "system.filesystem.state": "used"}, 78e9),
+        ({**where, "system.filesystem.state": "free"}, 12e9),
+        ({**where, "system.filesystem.state": "reserved"}, 10e9),
+        monotonic=False,
+    )
+    (fired,) = engine.evaluate(0, snapshot(usage))
+    assert fired.value == pytest.approx(78 / 90)
+    assert fired.labels["system.filesystem.mountpoint"] == "/"

@@ -645,11 +645,7 @@ def test_celery_broker_check_against_a_real_redis(redis_url: str) -> None:
 # -- the otelkit.health.status gauge -----------------------------------------------------------
 
 
-@pytest.fixture
-def telemetry() -> Iterator[otelkit.Telemetry]:
-    handle = otelkit.init_telemetry("health", exporters="memory", instrument="none")
-    yield handle
-    handle.shutdown()
+# These tests use the ``telemetry`` fixture of otelkit's own pytest plugin (otelkit.testing).
 
 
 def gauge_values(telemetry: otelkit.Telemetry) -> dict[str, float]:
@@ -658,24 +654,28 @@ def gauge_values(telemetry: otelkit.Telemetry) -> dict[str, float]:
 
 
 def test_health_status_gauge_is_1_per_passing_and_0_per_failing_check(
-    telemetry: otelkit.Telemetry,
+    telemetry: testing.CapturedTelemetry,
 ) -> None:
     add_health_check("db", passes)
     add_health_check("search", fails, critical=False)
 
-    assert gauge_values(telemetry) == {"db": 1, "search": 0}
+    status = telemetry.gauge("otelkit.health.status")
+    assert status.value(otelkit_health_check="db") == 1
+    assert status.value(otelkit_health_check="search") == 0
 
     add_health_check("search", passes, critical=False)
-    assert gauge_values(telemetry) == {"db": 1, "search": 1}
+    assert telemetry.gauge("otelkit.health.status").value(otelkit_health_check="search") == 1
 
 
-def test_health_status_gauge_reads_the_cached_report(telemetry: otelkit.Telemetry) -> None:
+def test_health_status_gauge_reads_the_cached_report(telemetry: testing.CapturedTelemetry) -> None:
     """A collection right after a probe does not run the checks again."""
     calls: list[int] = []
     add_health_check("db", lambda: calls.append(1))
 
     wsgi(health_wsgi(), "/readyz")
-    assert gauge_values(telemetry) == {"db": 1}
+    status = telemetry.gauge("otelkit.health.status")
+    assert status.value(otelkit_health_check="db") == 1
+    assert status.series() == [{"otelkit.health.check": "db"}]
     assert len(calls) == 1
 
 

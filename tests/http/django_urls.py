@@ -1,6 +1,7 @@
 """URLconf of the in-process Django project used by tests/http/test_wsgi.py."""
 
-from django.http import HttpRequest, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import path
 
 
@@ -12,4 +13,17 @@ def boom(request: HttpRequest) -> JsonResponse:
     raise ValueError("the secret is 1234")
 
 
-urlpatterns = [path("items/<int:item_id>", item), path("boom", boom)]
+def missing(request: HttpRequest) -> JsonResponse:
+    raise Http404("no such page")
+
+
+def forbidden(request: HttpRequest) -> JsonResponse:
+    raise PermissionDenied
+
+
+urlpatterns = [
+    path("items/<int:item_id>", item),
+    path("boom", boom),
+    path("missing", missing),
+    path("forbidden", forbidden),
+]

@@ -175,3 +175,17 @@ def test_django_requests_carry_djangos_route(
     assert points[200].count == 3
     assert points[500].attributes["error.type"] == "ValueError"
     assert points[500].attributes["http.route"] == "/boom"
+
+
+def test_django_4xx_raised_by_a_view_is_not_a_server_error(
+    telemetry: otelkit.Telemetry, django_client: Any
+) -> None:
+    """Http404 and PermissionDenied become 404/403 answers: no error.type, as under ASGI."""
+    assert django_client.get("/missing").status_code == 404
+    assert django_client.get("/forbidden").status_code == 403
+    points = {
+        p.attributes["http.response.status_code"]: p for p in testing.points(telemetry, DURATION)
+    }
+    assert set(points) >= {403, 404}
+    for status in (403, 404):
+        assert "error.type" not in points[status].attributes, points[status].attributes

@@ -3,32 +3,54 @@
 * ``refused``: nothing listens on the port (the collector is down);
 * ``black_hole``: the kernel accepts connections into the backlog and nothing ever answers (a
   firewall dropping packets, a hung collector);
-* ``failing``: a server that answers every export with an error: HTTP 500, or gRPC
-  ``INTERNAL``.
+* ``failing``: every export answered with HTTP 500 / gRPC ``INTERNAL``;
+* ``slow``: every export answered, successfully, after ``SLOW_ANSWER_S`` (overloaded, not gone);
+* ``429`` / ``503``: every other export of a signal is pushed back, HTTP 429 / 503 with
+  ``Retry-After: 1`` or gRPC ``RESOURCE_EXHAUSTED`` / ``UNAVAILABLE`` with a one-second
+  ``RetryInfo``; the retry is accepted.
 
-Each is a context manager yielding the ``http://`` endpoint to give otelkit.
+``collector(fault, protocol)`` gives a ``Fault``: the ``http://`` endpoint to give otelkit and,
+for the collectors that answer, the ``Scripted`` server's record of what it answered.
+``scripted(answers, protocol)`` builds any other script (400, 401, a delay past the deadline).
+The collectors' threads are named ``collector…``: the suite counts the host's threads without
+them.
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
-
-import grpc
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tests.fixtures.servers import free_port
+from tests.reliability._scripted import TEST_SPAN, Answer, Scripted, serve_grpc, serve_http
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
+
+__all__ = ["COLLECTORS", "FAULTS", "LOAD_FAULTS", "TEST_SPAN", "Answer", "Fault", "Scripted"]
 
 FAULTS = ("refused", "black_hole", "failing")
+"""The faults ``test_faults`` runs in-process (no answer at all, or an error)."""
+LOAD_FAULTS = ("refused", "black_hole", "slow", "failing", "429", "503")
+"""Every fault of the suite: each runs under steady load from a second process."""
+SLOW_ANSWER_S = 10.0
+RETRY_AFTER_S = 1.0
+
+SCRIPTS: dict[str, tuple[list[Answer], float]] = {
+    "failing": ([Answer(500)], 0.0),
+    "slow": ([Answer(200)], SLOW_ANSWER_S),
+    "429": ([Answer(429, RETRY_AFTER_S), Answer(200)], 0.0),
+    "503": ([Answer(503, RETRY_AFTER_S), Answer(200)], 0.0),
+}
+
+
+@dataclass
+class Fault:
+    endpoint: str
+    server: Scripted | None = field(default=None)
 
 
 @contextmanager
@@ -47,65 +69,50 @@ def black_hole(protocol: str) -> Iterator[str]:
         server.close()
 
 
-class _Failing(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = b"collector error"
-        self.send_response(500)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _FailingHttpServer(ThreadingHTTPServer):
-    block_on_close = False
-    daemon_threads = True
-
-
-class _Abort:
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC)
-        context.abort(grpc.StatusCode.INTERNAL, "collector error")
-
-
-class _AbortMetrics(_Abort, metrics_service_pb2_grpc.MetricsServiceServicer):
-    pass
-
-
-class _AbortTraces(_Abort, trace_service_pb2_grpc.TraceServiceServicer):
-    pass
-
-
-class _AbortLogs(_Abort, logs_service_pb2_grpc.LogsServiceServicer):
-    pass
+@contextmanager
+def scripted(
+    answers: Sequence[Answer],
+    protocol: str,
+    *,
+    delay: float = 0.0,
+    only_test_span: bool = False,
+) -> Iterator[Scripted]:
+    """A collector answering each export of a signal with the next of ``answers`` (cycling),
+    after ``delay`` seconds; with ``only_test_span``, only trace exports holding ``TEST_SPAN``
+    follow the script (and are recorded), any other is accepted."""
+    server = Scripted(list(answers), delay, only_test_span)
+    serve = serve_grpc if protocol == "grpc" else serve_http
+    with serve(server):
+        yield server
 
 
 @contextmanager
 def failing(protocol: str) -> Iterator[str]:
-    if protocol == "grpc":
-        server = grpc.server(ThreadPoolExecutor(max_workers=4, thread_name_prefix="failing"))
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_AbortMetrics(), server)
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_AbortTraces(), server)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_AbortLogs(), server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        server.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.stop(grace=None)
+    answers, delay = SCRIPTS["failing"]
+    with scripted(answers, protocol, delay=delay) as server:
+        yield server.endpoint
+
+
+@contextmanager
+def collector(fault: str, protocol: str) -> Iterator[Fault]:
+    """The collector of ``fault`` (one of ``LOAD_FAULTS``) for ``protocol``."""
+    if fault in SCRIPTS:
+        answers, delay = SCRIPTS[fault]
+        with scripted(answers, protocol, delay=delay) as server:
+            yield Fault(server.endpoint, server)
         return
-    http_server = _FailingHttpServer(("127.0.0.1", 0), _Failing)
-    thread = threading.Thread(target=http_server.serve_forever, name="failing", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http_server.server_address[1]}"
-    finally:
-        http_server.shutdown()
-        http_server.server_close()
+    with COLLECTORS[fault](protocol) as endpoint:
+        yield Fault(endpoint)
+
+
+def retried_after(server: Scripted, signal: str) -> list[float]:
+    """Seconds between each pushed-back export of ``signal`` and the next export of it."""
+    hits = server.hits(signal)
+    return [
+        later.at - earlier.at
+        for earlier, later in itertools.pairwise(hits)
+        if earlier.answer.retry_after is not None
+    ]
 
 
 COLLECTORS = {"refused": refused, "black_hole": black_hole, "failing": failing}

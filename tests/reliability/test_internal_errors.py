@@ -11,6 +11,11 @@ import os
 from typing import TYPE_CHECKING
 
 import pytest
+from opentelemetry.semconv._incubating.attributes.otel_attributes import (
+    OTEL_COMPONENT_NAME,
+    OTEL_COMPONENT_TYPE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 import otelkit
 from otelkit import _errors, testing
@@ -38,7 +43,10 @@ def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _internal_errors(telemetry: otelkit.Telemetry) -> dict[tuple[str, str], int]:
     return {
-        (p.attributes["component"], p.attributes["reason"]): p.value
+        (
+            p.attributes.get(OTEL_COMPONENT_NAME) or p.attributes[OTEL_COMPONENT_TYPE],
+            p.attributes[ERROR_TYPE],
+        ): p.value
         for p in testing.points(telemetry, "otelkit.internal.errors")
     }
 
@@ -64,7 +72,7 @@ def test_a_gauge_callback_that_raises_is_counted(caplog: pytest.LogCaptureFixtur
             counted = _internal_errors(telemetry)
     finally:
         _broken_now["queue"] = False
-    assert counted[("gauge test.internal.queue_length", "RuntimeError")] >= 2
+    assert counted[("otelkit_gauge_test_internal_queue_length", "RuntimeError")] >= 2
     logged = [r for r in caplog.records if "test.internal.queue_length" in r.getMessage()]
     assert len(logged) == 1  # logged once per kind, counted every time
     telemetry.shutdown()
@@ -76,7 +84,7 @@ def test_errors_from_before_the_configuration_are_in_the_total() -> None:
     _errors.record_internal_error("test.early", KeyError("no such key"))
     telemetry = otelkit.init_telemetry("errors", exporters="memory")
     counted = _internal_errors(telemetry)
-    assert counted[("test.early", "KeyError")] == before + 1
+    assert counted[("otelkit_test_early", "KeyError")] == before + 1
     telemetry.shutdown()
 
 
@@ -86,5 +94,7 @@ def test_the_counter_is_on_the_prometheus_exposition() -> None:
     telemetry = otelkit.init_telemetry("errors", exporters="prometheus", prometheus_port=port)
     _errors.record_internal_error("test.exposed", ValueError("bad"))
     page = scrape_metrics(f"http://127.0.0.1:{port}/metrics")
-    assert page.total("otelkit_internal_errors_total", component="test.exposed") == 1
+    assert (
+        page.total("otelkit_internal_errors_total", otel_component_type="otelkit_test_exposed") == 1
+    )
     telemetry.shutdown()

@@ -18,6 +18,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.semconv._incubating.attributes.otel_attributes import (
+    OTEL_COMPONENT_NAME,
+    OTEL_COMPONENT_TYPE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from prometheus_client.parser import text_string_to_metric_families
 
 import otelkit
@@ -37,7 +42,10 @@ def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _own(telemetry: otelkit.Telemetry, name: str) -> dict[tuple[str, str], int]:
     return {
-        (p.attributes["component"], p.attributes["reason"]): p.value
+        (
+            p.attributes.get(OTEL_COMPONENT_NAME) or p.attributes[OTEL_COMPONENT_TYPE],
+            p.attributes[ERROR_TYPE],
+        ): p.value
         for p in testing.points(telemetry, name)
     }
 
@@ -73,7 +81,7 @@ def test_record_creates_at_most_the_configured_number_of_names(
     created = [n for n in range(20) if testing.points(telemetry, f"{base}.c{n}")]
 
     assert created == [0, 1, 2, 3, 4]
-    assert _own(telemetry, "otelkit.dropped")[("metrics", "name_limit")] == 30
+    assert _own(telemetry, "otelkit.dropped")[("otelkit_metric_store", "name_limit")] == 30
     warned = [r for r in caplog.records if "OTELKIT_METRIC_NAMES_LIMIT" in r.getMessage()]
     assert len(warned) == 1
 
@@ -109,7 +117,7 @@ def test_a_histogram_owns_its_count_and_sum_names() -> None:
 
 def test_a_clashing_name_at_run_time_is_dropped_counted_and_the_scrape_stays_valid() -> None:
     telemetry = otelkit.init_telemetry(service_name="shop", metrics_exporters="memory")
-    collisions = ("metrics", "name_collision")
+    collisions = ("otelkit_metric_store", "name_collision")
     before = _own(telemetry, "otelkit.dropped").get(collisions, 0)  # a process total
     base = _unique("orders.amount")
     otelkit.record(base, 1.0)
@@ -134,14 +142,19 @@ def test_record_takes_attributes_named_name_and_value() -> None:
 
 def test_measurements_beyond_the_cardinality_limit_are_counted() -> None:
     telemetry = otelkit.init_telemetry(service_name="shop", metrics_exporters="memory")
-    before = _own(telemetry, "otelkit.dropped").get(("metrics", "cardinality_overflow"), 0)
+    before = _own(telemetry, "otelkit.dropped").get(
+        ("otelkit_metric_store", "cardinality_overflow"), 0
+    )
     base = _unique("lookups")
     for n in range(2100):
         otelkit.record(base, 1.0, user=str(n))
 
     points = testing.points(telemetry, base)
     overflow = [p for p in points if p.attributes.get("otel.metric.overflow")]
-    dropped = _own(telemetry, "otelkit.dropped")[("metrics", "cardinality_overflow")] - before
+    dropped = (
+        _own(telemetry, "otelkit.dropped")[("otelkit_metric_store", "cardinality_overflow")]
+        - before
+    )
     assert sum(p.count for p in overflow) == dropped == 2100 - 1999
 
 
@@ -149,7 +162,9 @@ def test_invalid_attribute_values_are_counted() -> None:
     telemetry = otelkit.init_telemetry(service_name="shop", metrics_exporters="memory")
 
     def invalid() -> int:
-        return _own(telemetry, "otelkit.dropped").get(("metrics", "invalid_attribute"), 0)
+        return _own(telemetry, "otelkit.dropped").get(
+            ("otelkit_metric_store", "invalid_attribute"), 0
+        )
 
     values: list[Any] = [{"a": 1}, None, [1, "x"], object()]
     first = invalid()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -33,7 +34,10 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 import otelkit
 from otelkit.exporters.prometheus import _exposition
-from otelkit.metrics._fastpath import NameCollision, Registry
+from otelkit.metrics._fastpath import REGISTRY, NameCollision, Registry
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
 
 SCOPE = InstrumentationScope("tests.names")
 KINDS = ("histogram", "counter", "up_down_counter", "gauge")
@@ -147,3 +151,111 @@ def test_names_that_meet_once_the_unit_is_appended_are_refused() -> None:
 
     with pytest.raises(otelkit.ConfigError, match=re.escape(repr(base))):
         otelkit.timed(f"{base}_seconds")
+
+
+_handle: list[otelkit.Telemetry] = []
+
+
+def _meter() -> Meter:
+    """The handle's SDK meter (one configuration for the module: the claims are process-wide)."""
+    if not _handle:
+        _handle.append(otelkit.init_telemetry(service_name="names", metrics_exporters="memory"))
+    return _handle[0].meter
+
+
+def _through_meter(name: str, unit: str, kind: str) -> None:
+    meter = _meter()
+    create = {
+        "histogram": meter.create_histogram,
+        "counter": meter.create_counter,
+        "up_down_counter": meter.create_up_down_counter,
+        "gauge": meter.create_gauge,
+    }[kind]
+    create(name, unit=unit)
+
+
+def _through_registry(name: str, unit: str, kind: str) -> None:
+    """As the business API declares an instrument: in the process's registry."""
+    _create(REGISTRY, name, unit, kind)
+
+
+@settings(max_examples=150, deadline=None)
+@given(first=INSTRUMENTS, second=INSTRUMENTS, meter_first=st.booleans())
+def test_the_handles_meter_is_refused_a_colliding_name_like_the_business_api(
+    first: tuple[str, str, str], second: tuple[str, str, str], meter_first: bool
+) -> None:
+    prefix = f"meter{next(_serial)}_"  # the claims outlive each example
+    first, second = (prefix + first[0], *first[1:]), (prefix + second[0], *second[1:])
+    if first[0] == second[0]:
+        return
+    declare_first, declare_second = (
+        (_through_meter, _through_registry) if meter_first else (_through_registry, _through_meter)
+    )
+    declare_first(*first)
+
+    if exposed_names(*first) & exposed_names(*second):
+        with pytest.raises(ValueError, match=re.escape(repr(first[0]))):
+            declare_second(*second)
+    else:
+        declare_second(*second)
+
+
+def _zero() -> float:
+    return 0.0
+
+
+@pytest.mark.parametrize(
+    ("meter_side", "business_side"),
+    [
+        (("counter", "orders.placed"), ("counted", "orders_placed")),
+        (("histogram", "req"), ("gauge", "req_count")),
+        (("histogram", "lat_seconds"), ("timed", "lat")),
+    ],
+    ids=["a.b vs a_b", "histogram req vs gauge req_count", "the unit appended"],
+)
+@pytest.mark.parametrize("meter_first", [True, False], ids=["meter first", "business first"])
+def test_the_meter_and_the_business_api_refuse_each_other_naming_both(
+    meter_side: tuple[str, str], business_side: tuple[str, str], meter_first: bool
+) -> None:
+    serial = next(_serial)
+    kind, meter_name = meter_side
+    meter_name = f"shape{serial}_{meter_name}"
+    api, business_name = business_side
+    business_name = f"shape{serial}_{business_name}"
+    meter = _meter()
+    create = meter.create_histogram if kind == "histogram" else meter.create_counter
+
+    def declare() -> None:
+        if api == "gauge":
+            otelkit.gauge(business_name, _zero)
+        else:
+            getattr(otelkit, api)(business_name)
+
+    if meter_first:
+        create(meter_name)
+        with pytest.raises(otelkit.ConfigError) as refused:
+            declare()
+    else:
+        declare()
+        with pytest.raises(otelkit.ConfigError) as refused:
+            create(meter_name)
+    assert repr(meter_name) in str(refused.value)
+    assert repr(business_name) in str(refused.value)
+
+
+def test_asking_the_meter_twice_for_one_instrument_is_no_collision() -> None:
+    name = f"again{next(_serial)}.orders"
+    meter = _meter()
+
+    assert meter.create_counter(name, unit="{order}") is meter.create_counter(name, unit="{order}")
+
+
+def test_one_name_of_one_kind_on_both_sides_is_one_metric_in_two_scopes() -> None:
+    """``@counted("x")`` and ``telemetry.meter.create_counter("x")`` are the same metric: the
+    exposition writes one family, its series told apart by ``otel_scope_name``."""
+    name = f"both{next(_serial)}.orders"
+    otelkit.counted(name)
+
+    _meter().create_counter(name).add(1)
+    with pytest.raises(otelkit.ConfigError, match="already a counter, not a histogram"):
+        _meter().create_histogram(name)

@@ -6,8 +6,6 @@ its requests as fast as without it, and the export runs on a processor thread.
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 import threading
 import time
@@ -18,65 +16,18 @@ import pytest
 import requests
 
 import otelkit
+from tests.reliability._plugins import SLOW_EXPORT_SECONDS as EXPORT_SECONDS
+from tests.reliability._plugins import slow_plugin_fixture  # noqa: F401 (slow_plugin)
+from tests.reliability._workload import (
+    no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from pathlib import Path
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-EXPORT_SECONDS = 1.0
 REQUESTS = 5
-
-SLOW_PLUGIN = f"""
-import threading
-import time
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from otelkit.exporters import ExporterPlugin
-
-EXPORTED_ON = []
-
-
-class Slow(SpanExporter):
-    def export(self, spans):
-        EXPORTED_ON.append(threading.current_thread().name)
-        time.sleep({EXPORT_SECONDS})
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self):
-        pass
-
-
-class SlowPlugin(ExporterPlugin):
-    name = "slow"
-    signals = frozenset({{"traces"}})
-    batch = False
-
-    def span_exporter(self, resource):
-        return Slow()
-"""
-
-
-@pytest.fixture(autouse=True)
-def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def slow_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    (tmp_path / "otelkit_slow_plugin.py").write_text(SLOW_PLUGIN)
-    info = tmp_path / "otelkit_slow-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: otelkit-slow\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[otelkit.exporters]\nslow = otelkit_slow_plugin:SlowPlugin\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    yield "slow"
-    sys.modules.pop("otelkit_slow_plugin", None)
 
 
 def hello(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

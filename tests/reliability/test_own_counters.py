@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.semconv._incubating.attributes.otel_attributes import (
+    OTEL_COMPONENT_NAME,
+    OTEL_COMPONENT_TYPE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 
 import otelkit
 from otelkit import _errors, testing
@@ -79,7 +84,10 @@ def full_disk(telemetry: otelkit.Telemetry) -> Iterator[FullDiskStore]:
 def _own(telemetry: otelkit.Telemetry, name: str) -> Counter[tuple[str, str]]:
     return Counter(
         {
-            (p.attributes["component"], p.attributes["reason"]): p.value
+            (
+                p.attributes.get(OTEL_COMPONENT_NAME) or p.attributes[OTEL_COMPONENT_TYPE],
+                p.attributes[ERROR_TYPE],
+            ): p.value
             for p in testing.points(telemetry, name)
         }
     )
@@ -96,7 +104,7 @@ def _promptly(action: Any) -> None:
 def test_a_full_disk_store_neither_deadlocks_nor_goes_uncounted(
     telemetry: otelkit.Telemetry, full_disk: FullDiskStore
 ) -> None:
-    errors = ("multi-process store", "DiskFull")
+    errors = ("otelkit_multi_process_store", "DiskFull")
     before = _own(telemetry, "otelkit.internal.errors")[errors]
     counter = REGISTRY.sum(
         _unique("tests.orders"), unit="{order}", description="", scope=SCOPE, monotonic=True
@@ -139,7 +147,7 @@ def test_counting_an_error_never_counts_another_error_on_the_same_thread(
 
 
 def test_internal_errors_stay_a_process_total_across_configurations() -> None:
-    errors = ("tests.reinit", "ValueError")
+    errors = ("otelkit_tests_reinit", "ValueError")
     first = otelkit.init_telemetry(service_name="shop", metrics_exporters="memory")
     before = _own(first, "otelkit.internal.errors")[errors]
     _errors.record_internal_error("tests.reinit", ValueError("swallowed once"))
@@ -156,7 +164,7 @@ def test_an_attribute_set_folded_into_the_overflow_series_is_counted_once(
 ) -> None:
     """The values are kept (in the overflow series): what is counted is each attribute set
     that lost its own series, not each of its measurements."""
-    overflow = ("metrics", "cardinality_overflow")
+    overflow = ("otelkit_metric_store", "cardinality_overflow")
     before = _own(telemetry, "otelkit.dropped")[overflow]
     # At most limit - 1 = 2 series of their own, then the overflow series.
     lookups = FastSum(_unique("tests.lookups"), "{lookup}", "", SCOPE, monotonic=True, limit=3)
@@ -196,7 +204,8 @@ def test_under_a_pre_fork_server_the_own_counters_show_per_process(tmp_path: Pat
     (line,) = [
         line
         for line in page.splitlines()
-        if line.startswith("otelkit_internal_errors_total{") and 'component="tests.shared"' in line
+        if line.startswith("otelkit_internal_errors_total{")
+        and 'otel_component_type="otelkit_tests_shared"' in line
     ]
     assert f'process_pid="{os.getpid()}"' in line
     assert line.endswith(" 1")

@@ -23,11 +23,11 @@ import pytest
 
 import otelkit
 from tests.fixtures.servers import call_wsgi, free_port
-from tests.reliability.test_faults import (
-    _environ,
-    _hello,
-    _no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
-    _p99,
+from tests.reliability._workload import (
+    environ,
+    hello,
+    no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
+    p99,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _serve_paced(app: Any, until: Callable[[], bool]) -> list[int]:
     took = []
     while not until():
         start = time.perf_counter_ns()
-        call_wsgi(app, _environ())
+        call_wsgi(app, environ())
         took.append(time.perf_counter_ns() - start)
         time.sleep(PACE_S)
     return took
@@ -89,7 +89,7 @@ def test_a_scrape_storm_is_answered_and_costs_the_app_little(
     telemetry = otelkit.init_telemetry(
         service_name="shop", metrics_exporters="prometheus", prometheus_port=port
     )
-    app = otelkit.instrument_app(_hello)
+    app = otelkit.instrument_app(hello)
     try:
         calm_until = time.monotonic() + 3
         healthy = _serve_paced(app, lambda: time.monotonic() > calm_until)
@@ -130,8 +130,8 @@ def test_a_scrape_storm_is_answered_and_costs_the_app_little(
         "scrapes": len(results),
         "failed": len(failed),
         "slowest_scrape_s": round(slowest, 3),
-        "p99_healthy_ms": round(_p99(healthy), 3),
-        "p99_storm_ms": round(_p99(stormy), 3),
+        "p99_healthy_ms": round(p99(healthy), 3),
+        "p99_storm_ms": round(p99(stormy), 3),
         "requests_during_storm": len(stormy),
         "thread_growth": peak_threads - baseline_threads,
     }

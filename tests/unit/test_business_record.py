@@ -50,7 +50,7 @@ def _invalid(telemetry: otelkit.Telemetry) -> int:
     return sum(
         p.value
         for p in testing.points(telemetry, "otelkit.dropped")
-        if p.attributes["reason"] == "invalid_attribute"
+        if p.attributes.get("reason", p.attributes.get("error.type")) == "invalid_attribute"
     )
 
 

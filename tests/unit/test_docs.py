@@ -138,3 +138,49 @@ def test_readme_quickstart_starts_with_its_own_command(tmp_path: Path) -> None:
     # It stops cleanly on SIGTERM (uvicorn shuts down, then re-raises the signal).
     assert server.returncode in (0, -15), errors.decode()
     assert "Application shutdown complete" in errors.decode()
+
+
+def test_readme_gives_two_commands_the_demo_and_the_tests_that_ci_runs() -> None:
+    """The README's set-up commands: one runs the demo, one the tests, exactly as CI does."""
+    (commands,) = [
+        text for _, text in _blocks((ROOT / "README.md").read_text()) if "-s tests" in text
+    ]
+    lines = [line.split("#")[0].strip() for line in commands.splitlines() if line.strip()]
+    assert len(lines) == 2
+    assert lines[0].endswith("nox -s demo")
+    assert lines[1].endswith("nox -s tests")
+    assert lines[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_docs_page_is_in_the_site_navigation() -> None:
+    """A page written but left out of mkdocs.yml's nav would be unreachable on the site."""
+    import yaml
+
+    def pages(entries: object) -> set[str]:
+        if isinstance(entries, str):
+            return {entries}
+        if isinstance(entries, list):
+            return set().union(*(pages(entry) for entry in entries))
+        if isinstance(entries, dict):
+            return set().union(*(pages(value) for value in entries.values()))
+        return set()
+
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text().split("\nnav:")[0] + "\n") or {}
+    assert config.get("strict") is True
+    nav = yaml.safe_load("nav:" + (ROOT / "mkdocs.yml").read_text().split("\nnav:")[1])["nav"]
+    written = {p.name for p in (ROOT / "docs").glob("*.md")}
+    assert written - pages(nav) == set()
+
+
+def test_docs_speak_of_the_project_alone() -> None:
+    """No page cites a design document or an issue number a reader cannot open."""
+    import re
+
+    pages = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "examples").rglob("*.md")]
+    internal = re.compile(r"DESIGN\.md|shared/|\bissue #?\d+|\btask #?\d+", re.IGNORECASE)
+    cited = [
+        f"{p.relative_to(ROOT)}: {m.group()}"
+        for p in pages
+        for m in internal.finditer(p.read_text())
+    ]
+    assert cited == []

@@ -36,12 +36,16 @@ from opentelemetry.semconv._incubating.metrics.process_metrics import (
     PROCESS_UPTIME,
 )
 from opentelemetry.semconv._incubating.metrics.system_metrics import (
+    SYSTEM_CPU_TIME,
     SYSTEM_CPU_UTILIZATION,
     SYSTEM_FILESYSTEM_USAGE,
     SYSTEM_FILESYSTEM_UTILIZATION,
     SYSTEM_MEMORY_USAGE,
     SYSTEM_MEMORY_UTILIZATION,
+    SYSTEM_NETWORK_ERRORS,
     SYSTEM_NETWORK_IO,
+    SYSTEM_NETWORK_PACKET_COUNT,
+    SYSTEM_PROCESS_COUNT,
 )
 
 import otelkit
@@ -64,6 +68,7 @@ EXPECTED: dict[str, tuple[type[Any], bool | None, str]] = {
     SYSTEM_FILESYSTEM_USAGE: (Sum, False, "By"),
     SYSTEM_FILESYSTEM_UTILIZATION: (Gauge, None, "1"),
     SYSTEM_NETWORK_IO: (Sum, True, "By"),
+    SYSTEM_PROCESS_COUNT: (Sum, False, "{process}"),
     LOAD_AVERAGE_1M: (Gauge, None, "{thread}"),
     PROCESS_CPU_UTILIZATION: (Gauge, None, "1"),
     PROCESS_MEMORY_USAGE: (Sum, False, "By"),
@@ -560,3 +565,74 @@ def test_a_forked_child_reports_itself() -> None:
     assert child_is_itself
     assert child_uptime < 5
     assert result["parent"]
+
+
+# -- OTELKIT_SYSTEM_METRICS_DETAIL ----------------------------------------------------------
+
+DETAIL = {SYSTEM_CPU_TIME, SYSTEM_NETWORK_PACKET_COUNT, SYSTEM_NETWORK_ERRORS}
+
+
+def test_the_process_count_is_the_hosts_number_of_processes(telemetry: otelkit.Telemetry) -> None:
+    """Without the detail option: one series, the total, between two psutil readings."""
+    low = len(psutil.pids())
+    total = value(collect(telemetry), SYSTEM_PROCESS_COUNT)
+    high = len(psutil.pids())
+    assert min(low, high) - 5 <= total <= max(low, high) + 5
+    assert DETAIL.isdisjoint(collect(telemetry))  # the detail instruments are off
+
+
+@pytest.fixture
+def detailed(monkeypatch: pytest.MonkeyPatch) -> Iterator[otelkit.Telemetry]:
+    for name in ("OTEL_SDK_DISABLED", "OTELKIT_SYSTEM_METRICS", "OTELKIT_INSTRUMENT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTELKIT_SYSTEM_METRICS_DETAIL", "on")
+    telemetry = otelkit.init_telemetry("system-detail", exporters="memory", instrument="system")
+    yield telemetry
+    telemetry.shutdown()
+
+
+def test_detail_adds_cpu_time_per_logical_cpu(detailed: otelkit.Telemetry) -> None:
+    """``system.cpu.time`` by cpu.mode and cpu.logical_number, as psutil counts each CPU; the
+    utilization stays one series per mode."""
+    before = psutil.cpu_times(percpu=True)
+    metrics = collect(detailed)
+    after = psutil.cpu_times(percpu=True)
+
+    cpu_time = metrics[SYSTEM_CPU_TIME]
+    assert (cpu_time.unit, cpu_time.data.is_monotonic) == ("s", True)
+    numbers = {p.attributes["cpu.logical_number"] for p in cpu_time.data.data_points}
+    assert numbers == set(range(len(before)))
+    for point in cpu_time.data.data_points:
+        if point.attributes["cpu.mode"] == "user":
+            number = point.attributes["cpu.logical_number"]
+            assert before[number].user <= point.value <= after[number].user
+    utilization = metrics[SYSTEM_CPU_UTILIZATION].data.data_points
+    assert all(set(p.attributes) == {CPU_MODE} for p in utilization)
+
+
+def test_detail_adds_network_packets_and_errors(detailed: otelkit.Telemetry) -> None:
+    before = psutil.net_io_counters(pernic=True)
+    metrics = collect(detailed)
+    after = psutil.net_io_counters(pernic=True)
+
+    fields = {
+        SYSTEM_NETWORK_PACKET_COUNT: ("{packet}", "packets_sent", "packets_recv"),
+        SYSTEM_NETWORK_ERRORS: ("{error}", "errout", "errin"),
+    }
+    for name, (unit, transmit, receive) in fields.items():
+        assert metrics[name].unit == unit
+        for point in metrics[name].data.data_points:
+            interface = point.attributes[NETWORK_INTERFACE_NAME]
+            field = transmit if point.attributes[NETWORK_IO_DIRECTION] == "transmit" else receive
+            low, high = getattr(before[interface], field), getattr(after[interface], field)
+            assert low <= point.value <= high, (name, interface, field)
+        interfaces = {p.attributes[NETWORK_INTERFACE_NAME] for p in metrics[name].data.data_points}
+        assert interfaces == set(before)
+
+
+def test_detail_counts_processes_by_state(detailed: otelkit.Telemetry) -> None:
+    total = len(psutil.pids())
+    states = by(collect(detailed), SYSTEM_PROCESS_COUNT, "process.state")
+    assert set(states) <= {"running", "sleeping", "stopped", "defunct"}
+    assert states.get("running", 0) >= 1  # this process, collecting
+    assert abs(sum(states.values()) - total) <= 5

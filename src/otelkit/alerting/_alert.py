@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from otelkit.alerting._promql._rule import PromRule
     from otelkit.alerting._rules import AlertRule
 
 __all__ = ["FIRING", "PENDING", "RESOLVED", "Alert"]
@@ -36,7 +37,7 @@ class Alert:
     is still firing (after ``repeat_interval``).
     """
 
-    rule: AlertRule
+    rule: AlertRule | PromRule
     state: str
     labels: Mapping[str, str]
     value: float | None
@@ -71,7 +72,8 @@ class Alert:
             detail = f"resolved, value now {value} (condition: {self.expression})"
         else:
             detail = f"{self.expression} (value {value})"
-        summary = f" - {self.rule.summary}" if self.rule.summary else ""
+        text = self.rule.summary_of(self.labels, self.value)
+        summary = f" - {text}" if text else ""
         return f"{self.subject}{where}: {detail}{summary}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,9 +91,10 @@ class Alert:
             "threshold": self.rule.threshold,
             "value": value,
             "labels": dict(self.labels),
-            "summary": self.rule.summary,
+            "summary": self.rule.summary_of(self.labels, self.value),
             "active_at": iso(self.active_at),
             "fired_at": iso(self.fired_at),
             "resolved_at": iso(self.resolved_at),
             "repeat": self.repeat,
+            "annotations": self.rule.annotations_of(self.labels, self.value),
         }

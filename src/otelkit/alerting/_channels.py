@@ -33,11 +33,39 @@ __all__ = [
 ALERT_LOGGER = "otelkit.alerts"
 
 
+class _UntilLoggingIsConfigured(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes alerts to stderr while the root logger has no handler of its own.
+
+    Once the application configures logging (``basicConfig``, dictConfig, a framework), its
+    handlers get the records and this one stays silent, so nothing is printed twice.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not logging.getLogger().handlers and bool(super().filter(record))
+
+
+def make_visible(logger: logging.Logger) -> None:
+    """Give the alert logger a stderr handler of its own (once), and let INFO through.
+
+    Without it, an application that never configured logging would see firing alerts only
+    through Python's last-resort handler (WARNING and above), and resolved ones never.
+    """
+    if any(isinstance(h, _UntilLoggingIsConfigured) for h in logger.handlers):
+        return
+    handler = _UntilLoggingIsConfigured()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
 class LogChannel:
     """Logs each notification on the ``otelkit.alerts`` logger.
 
     Firing alerts log at ERROR (critical), WARNING (warning) or INFO (info); resolved ones at
-    INFO. The record carries the structured fields as ``record.otelkit_alert``.
+    INFO. The record carries the structured fields as ``record.otelkit_alert``. The logger
+    gets a stderr handler of its own that writes while the root logger has none
+    (``make_visible``): alerts show without any logging set up.
     """
 
     name = "log"
@@ -49,6 +77,7 @@ class LogChannel:
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.logger = logger or logging.getLogger(ALERT_LOGGER)
+        make_visible(self.logger)
 
     def send(self, alert: Alert) -> None:
         level = logging.INFO if alert.state == RESOLVED else self._LEVELS[alert.severity]
@@ -90,13 +119,15 @@ def build_channels(settings: AlertSettings) -> dict[str, Channel]:
     Raises ``ConfigError`` for an incomplete or unsafe SMTP configuration.
     """
     channels: dict[str, Channel] = {"log": LogChannel(), "callback": CallbackChannel()}
-    if settings.alert_webhook_url is not None:
+    webhook_routes = settings.webhook_routes()
+    if webhook_routes:
         from otelkit.alerting._webhook import WebhookChannel
 
         channels["webhook"] = WebhookChannel(
             settings.alert_webhook_url,
             timeout=settings.alert_webhook_timeout_s,
             retries=settings.alert_webhook_retries,
+            routes=webhook_routes,
         )
     if settings.alert_smtp_host is not None:
         channels["smtp"] = _smtp_channel(settings)
@@ -107,10 +138,12 @@ def _smtp_channel(settings: AlertSettings) -> Channel:
     from otelkit.alerting._smtp import SmtpChannel
 
     host = settings.alert_smtp_host or ""
-    if not settings.alert_smtp_to:
+    routes = settings.smtp_routes()
+    if not any(routes.values()):
         raise ConfigError(
             "OTELKIT_ALERT_SMTP_TO is not set, and the smtp alert channel "
-            "(OTELKIT_ALERT_SMTP_HOST) needs it (or init_telemetry(alert_smtp_to=...)). "
+            "(OTELKIT_ALERT_SMTP_HOST) needs it or one of OTELKIT_ALERT_SMTP_TO_CRITICAL, "
+            "_WARNING, _INFO (or init_telemetry(alert_smtp_to=...)). "
             "Accepted: a comma list of e-mail addresses."
         )
     if (settings.alert_smtp_user is None) != (settings.alert_smtp_password is None):
@@ -138,6 +171,7 @@ def _smtp_channel(settings: AlertSettings) -> Channel:
         tls=settings.alert_smtp_tls,
         sender=settings.alert_smtp_from or f"otelkit@{socket.gethostname() or 'localhost'}",
         recipients=settings.alert_smtp_to,
+        routes=routes,
         user=settings.alert_smtp_user,
         password=settings.alert_smtp_password,
         timeout=settings.alert_smtp_timeout_s,

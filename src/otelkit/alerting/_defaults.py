@@ -4,7 +4,7 @@
 |---|---|---|
 | ``HighCpuUsage`` | ``system.cpu.utilization`` of every mode but ``idle``, added up (the busy share of all CPUs) > ``OTELKIT_ALERT_CPU_THRESHOLD`` | warning |
 | ``HighMemoryUsage`` | ``system.memory.utilization`` of state ``used`` > ``OTELKIT_ALERT_MEMORY_THRESHOLD`` | warning |
-| ``HighDiskUsage`` | ``system.filesystem.utilization`` of state ``used``, per filesystem > ``OTELKIT_ALERT_DISK_THRESHOLD`` | warning |
+| ``HighDiskUsage`` | ``system.filesystem.usage`` of state ``used`` over ``used`` + ``free`` (df's figure), per filesystem > ``OTELKIT_ALERT_DISK_THRESHOLD`` | warning |
 | ``HighErrorRate`` | share of ``http.server.request.duration`` with ``error.type`` over the window > ``OTELKIT_ALERT_ERROR_RATE_THRESHOLD`` | critical |
 | ``HighLatency`` | p95 of ``http.server.request.duration`` over the window > ``OTELKIT_ALERT_RESPONSE_TIME_THRESHOLD`` | warning |
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.semconv._incubating.metrics.system_metrics import (
     SYSTEM_CPU_UTILIZATION,
-    SYSTEM_FILESYSTEM_UTILIZATION,
+    SYSTEM_FILESYSTEM_USAGE,
     SYSTEM_MEMORY_UTILIZATION,
 )
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -58,14 +58,18 @@ def default_rules(settings: AlertSettings) -> list[AlertRule]:
             for_duration=s.alert_memory_for_s,
             summary="Used share of the host's memory is high",
         ),
+        # The figure `df` shows: used / (used + available), so the space reserved for root
+        # does not hide a full disk (system.filesystem.utilization divides by the whole size).
         "disk": AlertRule(
             "HighDiskUsage",
-            SYSTEM_FILESYSTEM_UTILIZATION,
+            SYSTEM_FILESYSTEM_USAGE,
             s.alert_disk_threshold,
-            where={_FILESYSTEM_STATE: "used"},
+            aggregation="ratio",
+            numerator={_FILESYSTEM_STATE: "used"},
+            denominator={_FILESYSTEM_STATE: ["used", "free"]},
             by=_FILESYSTEM_GROUP,
             for_duration=s.alert_disk_for_s,
-            summary="A filesystem is filling up",
+            summary="A filesystem is filling up (used share of the space df counts)",
         ),
         "error_rate": AlertRule(
             "HighErrorRate",

@@ -1,5 +1,8 @@
 """Hands notifications to the channels, each on its own worker thread.
 
+A channel that routes by severity (``accepts(alert)``: the webhook and e-mail channels) is
+given only the alerts it has a destination for, so nothing is counted for the others.
+
 The evaluation thread only enqueues, so a webhook that times out and retries, a slow mail
 server or a callback that blocks delays neither the next evaluation nor the other channels. A
 worker's thread starts with its first notification. Every delivery is counted in the
@@ -81,6 +84,11 @@ class _Worker:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
+    def accepts(self, alert: Alert) -> bool:
+        """A routed channel (webhook, smtp) takes only the severities it has a route for."""
+        accepts = getattr(self.channel, "accepts", None)
+        return accepts is None or bool(accepts(alert))
+
     def put(self, alert: Alert) -> bool:
         with self._lock:
             if self._thread is None:
@@ -156,7 +164,9 @@ class Dispatcher:
             names = alert.rule.channels if alert.rule.channels is not None else self._workers
             for name in names:
                 worker = self._workers.get(name)
-                if worker is not None and not worker.put(alert):
+                if worker is None or not worker.accepts(alert):
+                    continue  # not configured, or no route for this severity
+                if not worker.put(alert):
                     self._count(name, "dropped")
 
     def deliver(self, channel: Channel, alert: Alert) -> None:

@@ -284,6 +284,14 @@ class AlertRule:
         found: tuple[Matcher, ...] = getattr(self, f"_{which}")
         return found
 
+    def summary_of(self, labels: Mapping[str, str], value: float | None) -> str:
+        """The summary of one alert of the rule (the same for all: no templates here)."""
+        return self.summary
+
+    def annotations_of(self, labels: Mapping[str, str], value: float | None) -> dict[str, str]:
+        """A Prometheus rule's annotations; an ``AlertRule`` has its summary only."""
+        return {"summary": self.summary} if self.summary else {}
+
     def breached(self, value: float) -> bool:
         """Whether ``value`` satisfies the rule's condition (NaN never does)."""
         if math.isnan(value):

@@ -23,7 +23,7 @@ given (``pip install 'otelkit[alerting]'``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from otelkit._errors import ConfigError
 from otelkit.alerting._rules import FIELDS, AlertRule, RuleError
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
     import yaml
 
-__all__ = ["CHANNEL_SETTINGS", "load_rules_file", "parse_rules"]
+    from otelkit.alerting._promql._program import Program
+
+__all__ = ["CHANNEL_SETTINGS", "load_rules", "load_rules_file", "parse_rules"]
 
 VARIABLE = "OTELKIT_ALERT_RULES_FILE"
 EXTRA_HINT = "pip install 'otelkit[alerting]'"
@@ -45,6 +47,13 @@ CHANNEL_SETTINGS = {"webhook": "OTELKIT_ALERT_WEBHOOK_URL", "smtp": "OTELKIT_ALE
 
 def load_rules_file(path: str, channels: Collection[str]) -> list[AlertRule]:
     """The enabled rules of the file at ``path``; ``channels`` are the configured channels."""
+    rules, _ = load_rules(path, channels)
+    return rules
+
+
+def load_rules(path: str, channels: Collection[str]) -> tuple[list[AlertRule], Program | None]:
+    """The file's rules: otelkit's format (a list of ``AlertRule``), or Prometheus' (a
+    ``Program``, when the top level has ``groups``)."""
     source = f"{VARIABLE}={path!r}"
     try:
         import yaml  # noqa: F401
@@ -61,11 +70,18 @@ def load_rules_file(path: str, channels: Collection[str]) -> list[AlertRule]:
             f"{source}: the file cannot be read ({reason}). Accepted: the path of a readable "
             "YAML rules file."
         ) from None
-    return parse_rules(text, source, channels)
+    return parse_any(text, source, channels)
 
 
 def parse_rules(text: str, source: str, channels: Collection[str]) -> list[AlertRule]:
     """Rules from YAML ``text``; ``source`` names it in errors (the variable and the path)."""
+    return parse_any(text, source, channels)[0]
+
+
+def parse_any(
+    text: str, source: str, channels: Collection[str]
+) -> tuple[list[AlertRule], Program | None]:
+    """Rules from YAML ``text`` in either format; ``source`` names it in errors."""
     import yaml
 
     try:
@@ -83,9 +99,30 @@ def parse_rules(text: str, source: str, channels: Collection[str]) -> list[Alert
         except yaml.YAMLError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigError(f"{source}: not valid YAML ({reason}).") from None
-        return _Reader(loader, source, channels).rules(root)
+        if _is_prometheus_format(root):
+            return [], _program(loader, root, source)
+        return _Reader(loader, source, channels).rules(root), None
     finally:
         loader.dispose()
+
+
+def _is_prometheus_format(root: yaml.Node | None) -> TypeGuard[yaml.MappingNode]:
+    import yaml
+
+    return isinstance(root, yaml.MappingNode) and any(
+        isinstance(key, yaml.ScalarNode) and key.value == "groups" for key, _ in root.value
+    )
+
+
+def _program(loader: yaml.SafeLoader, root: yaml.MappingNode, source: str) -> Program:
+    try:
+        from otelkit.alerting._promql._file import read_program
+    except ImportError:
+        raise ConfigError(
+            f"{source} is a Prometheus rule file (it has `groups`); reading PromQL needs "
+            f"promql-parser, which is not installed: {EXTRA_HINT}."
+        ) from None
+    return read_program(loader, root, source)
 
 
 class _Reader:

@@ -5,6 +5,8 @@ body has the text line and every structured field. ``tls`` is ``starttls`` (upgr
 connecting), ``ssl`` (TLS from the start, usually port 465) or ``off``; certificates are
 verified with the system's trust store. A delivery is one attempt: the next notification
 tries again. The password is a ``Secret`` and appears in no error and no log line.
+``routes`` gives a severity recipients of its own (critical to the on-call address); a severity
+with no recipient gets no e-mail.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING
 from otelkit.alerting._delivery import DeliveryError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from otelkit.alerting._alert import Alert
     from otelkit.config._parse import Secret
 
@@ -38,6 +42,7 @@ class SmtpChannel:
         user: str | None = None,
         password: Secret | None = None,
         timeout: float = 10.0,
+        routes: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -47,6 +52,14 @@ class SmtpChannel:
         self.user = user
         self._password = password
         self.timeout = timeout
+        self.routes = dict(routes or {})
+
+    def recipients_for(self, severity: str) -> tuple[str, ...]:
+        return self.routes.get(severity, self.recipients)
+
+    def accepts(self, alert: Alert) -> bool:
+        """Whether the alert's severity has recipients (the dispatcher skips the others)."""
+        return bool(self.recipients_for(alert.severity))
 
     def __repr__(self) -> str:
         return f"SmtpChannel(host={self.host!r}, port={self.port}, tls={self.tls!r})"
@@ -55,7 +68,7 @@ class SmtpChannel:
         message = EmailMessage()
         message["Subject"] = alert.subject
         message["From"] = self.sender
-        message["To"] = ", ".join(self.recipients)
+        message["To"] = ", ".join(self.recipients_for(alert.severity))
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         lines = [alert.text, ""]
@@ -67,6 +80,8 @@ class SmtpChannel:
         return message
 
     def send(self, alert: Alert) -> None:
+        if not self.accepts(alert):
+            return
         message = self.message(alert)
         try:
             self._deliver(message)

@@ -26,6 +26,7 @@ from otelkit.alerting._alert import FIRING, PENDING, RESOLVED, Alert
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from otelkit.alerting._promql._rule import PromRule
     from otelkit.alerting._query import GroupKey, MetricIndex, Query
     from otelkit.alerting._rules import AlertRule
 
@@ -49,7 +50,11 @@ class RuleState:
     """The alerts of one rule: its query, and one instance per group that is not inactive."""
 
     def __init__(
-        self, rule: AlertRule, query: Query, repeat_interval: float, service: str | None
+        self,
+        rule: AlertRule | PromRule,
+        query: Query,
+        repeat_interval: float,
+        service: str | None,
     ) -> None:
         self.rule = rule
         self.query = query

@@ -5,7 +5,8 @@ structured fields (``status``, ``alertname``, ``severity``, ``value``, ``labels`
 other receiver. Each attempt has a time limit; a network error, a 5xx or a 429 is retried with
 exponential backoff (``Retry-After`` is honoured up to ``MAX_DELAY``), other answers are final.
 The URL is a secret (Slack's carries the credentials in its path): it appears in no error and
-no log line.
+no log line. ``routes`` sends each severity to a URL of its own (critical to a pager, warning to
+a team channel); a severity with no URL is not sent on this channel.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from otelkit._version import __version__
 from otelkit.alerting._delivery import DeliveryError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from otelkit.alerting._alert import Alert
     from otelkit.config._parse import Secret
@@ -37,14 +38,16 @@ class WebhookChannel:
 
     def __init__(
         self,
-        url: Secret,
+        url: Secret | None,
         *,
         timeout: float,
         retries: int,
         backoff: float = 0.5,
         sleep: Callable[[float], object] = time.sleep,
+        routes: Mapping[str, Secret] | None = None,
     ) -> None:
         self._url = url
+        self._routes = dict(routes or {})
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -54,17 +57,27 @@ class WebhookChannel:
     def __repr__(self) -> str:
         return f"WebhookChannel(url='***', timeout={self.timeout}, retries={self.retries})"
 
+    def _url_for(self, severity: str) -> Secret | None:
+        return self._routes.get(severity, self._url)
+
+    def accepts(self, alert: Alert) -> bool:
+        """Whether the alert's severity has a URL (the dispatcher skips the others)."""
+        return self._url_for(alert.severity) is not None
+
     @staticmethod
     def payload(alert: Alert) -> bytes:
         body = {"text": alert.text, **alert.to_dict()}
         return json.dumps(body, allow_nan=False).encode("utf-8")
 
     def send(self, alert: Alert) -> None:
+        url = self._url_for(alert.severity)
+        if url is None:
+            return
         body = self.payload(alert)
         attempts = self.retries + 1
         problem = ""
         for attempt in range(attempts):
-            status, retry_after, problem = self._post(body)
+            status, retry_after, problem = self._post(url, body)
             if status is not None and 200 <= status < 300:
                 return
             final = status is not None and status not in _RETRY_STATUSES
@@ -77,10 +90,10 @@ class WebhookChannel:
         tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
         raise DeliveryError(f"webhook: {problem} ({tries})")
 
-    def _post(self, body: bytes) -> tuple[int | None, float | None, str]:
+    def _post(self, url: Secret, body: bytes) -> tuple[int | None, float | None, str]:
         """One attempt: (HTTP status or None, Retry-After seconds, a safe description)."""
         request = urllib.request.Request(
-            self._url.value,
+            url.value,
             data=body,
             method="POST",
             headers={

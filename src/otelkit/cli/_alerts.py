@@ -87,12 +87,12 @@ def send_test_alerts() -> tuple[int, list[dict[str, str]]]:
 
 
 def check_file(path: Path) -> dict[str, Any]:
-    from otelkit.alerting._rulesfile import parse_rules
+    from otelkit.alerting._rulesfile import parse_any
 
     report: dict[str, Any] = {"file": str(path), "valid": False, "error": None, "line": None}
     try:
         text = path.read_text(encoding="utf-8")
-        rules = parse_rules(text, str(path), ALL_CHANNELS)
+        rules, program = parse_any(text, str(path), ALL_CHANNELS)
     except (OSError, UnicodeDecodeError) as exc:
         report["error"] = f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})"
         report["unreadable"] = True
@@ -116,6 +116,23 @@ def check_file(path: Path) -> dict[str, Any]:
         }
         for r in rules
     ]
+    if program is not None:  # a Prometheus rule file: its evaluated and unsupported rules
+        report["rules"] += [
+            {
+                "name": r.name,
+                "metric": r.metric,
+                "aggregation": r.aggregation,
+                "condition": r.expression(),
+                "for_s": r.for_duration,
+                "severity": r.severity,
+                "channels": None,
+            }
+            for r in program.rules
+        ]
+        report["unsupported"] = [
+            {"rule": s.name, "group": s.group, "kind": s.kind, "reason": s.reason}
+            for s in program.unsupported
+        ]
     report["findings"] = [f.as_dict() for f in findings]
     return report
 
@@ -139,6 +156,13 @@ def _render_check(report: dict[str, Any]) -> None:
     )
     columns = ("rule", "metric", "aggregation", "condition", "for", "severity", "channels")
     out.print(table(escape(f"{report['file']}: {len(report['rules'])} rules"), columns, rows))
+    for skipped in report.get("unsupported", ()):
+        out.print(
+            escape(
+                f"not evaluated in-process: {skipped['kind']} rule {skipped['rule']}: "
+                f"{skipped['reason']}"
+            )
+        )
     for finding in report["findings"]:
         fix = f"; fix: {finding['fix']}" if finding["fix"] else ""
         out.print(escape(f"{finding['status']}: {finding['check']}: {finding['detail']}{fix}"))

@@ -19,6 +19,7 @@ VERB_MODULES = (
     "otelkit.cli._health",
     "otelkit.cli._alerts",
     "otelkit.cli._run",
+    "otelkit.cli._demo",
 )
 
 

@@ -6,6 +6,7 @@ business metric and only the rows of the integrations it uses.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path  # noqa: TC003 (typer reads the annotations at run time)
 
 import typer
@@ -57,6 +58,7 @@ def register(app: typer.Typer) -> None:
         """Write a Grafana dashboard (JSON) for the metrics otelkit emits: overview, routes,
         database, Celery, system, health, alerts, SLOs, business metrics."""
         try:
+            from otelkit.ops._native import native_from_environment
             from otelkit.ops.catalog import load_catalog
             from otelkit.ops.dashboard import generate, render
             from otelkit.ops.rules import parse_slo_flag, registered_slos
@@ -64,7 +66,11 @@ def register(app: typer.Typer) -> None:
             catalog = load_catalog(app_target)  # imports the app: its SLOs register first
             slos = {s.name: s for s in registered_slos()}
             slos.update((s.name, s) for flag in slo for s in parse_slo_flag(flag))
-            text = render(generate(catalog, service=service, slos=tuple(slos.values())))
+            native = native_from_environment(os.environ)  # OTELKIT_HISTOGRAM_AGGREGATION
+            model = generate(
+                catalog, service=service, slos=tuple(slos.values()), native_histograms=native
+            )
+            text = render(model)
         except ConfigError as exc:
             console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(EXIT_ERROR) from None

@@ -46,6 +46,7 @@ def run(
 ) -> None:
     """Generate and write; raises ConfigError on bad input."""
     from otelkit.health._registry import HEALTH
+    from otelkit.ops._native import native_from_environment
     from otelkit.ops.catalog import load_catalog
     from otelkit.ops.rules import (
         DEFAULT_RUNBOOK_URL,
@@ -70,6 +71,7 @@ def run(
         runbook_url=runbook_url or DEFAULT_RUNBOOK_URL,
         noncritical_checks=noncritical,
         http_buckets=_http_buckets(),
+        native_histograms=native_from_environment(os.environ),  # OTELKIT_HISTOGRAM_AGGREGATION
     )
     _write(render_yaml(rules), output)
     if alertmanager:

@@ -24,7 +24,7 @@ from otelkit.cli._output import OUTPUT, Output, console, escape, print_json, tab
 from otelkit.cli._secrets import register_environment
 from otelkit.config._redact import redact_text, redact_url, secrets_of_url
 
-__all__ = ["read", "register"]
+__all__ = ["read", "register", "renderables", "report_of"]
 
 EXIT_UNREADABLE = 1
 TIMEOUT_S = 10.0
@@ -118,18 +118,18 @@ def _red_table(title: str, rows: list[dict[str, Any]], first: str) -> Any:
     )
 
 
-def _render(report: dict[str, Any]) -> None:
-    out = console()
-    out.print(escape(f"{report['url']}: {report['interval_s']:.1f} s between readings"))
+def renderables(report: dict[str, Any]) -> list[Any]:
+    """The tables of a report, for ``scrape`` and for the demo's live view."""
+    parts: list[Any] = []
     if report["http_routes"]:
-        out.print(_red_table("HTTP server (RED per route)", report["http_routes"], "route"))
+        parts.append(_red_table("HTTP server (RED per route)", report["http_routes"], "route"))
     else:
-        out.print("no HTTP server requests measured (http.server.request.duration)")
+        parts.append("no HTTP server requests measured (http.server.request.duration)")
     if report["db_operations"]:
-        out.print(_red_table("Database operations", report["db_operations"], "operation"))
+        parts.append(_red_table("Database operations", report["db_operations"], "operation"))
     if report["db_pools"]:
         columns = ("pool", "used", "idle", "max", "pending", "timeouts/s", "wait p95")
-        out.print(
+        parts.append(
             table(
                 "Connection pools",
                 columns,
@@ -148,10 +148,31 @@ def _render(report: dict[str, Any]) -> None:
             )
         )
     if report["celery_tasks"]:
-        out.print(_red_table("Celery tasks", report["celery_tasks"], "task"))
+        parts.append(_red_table("Celery tasks", report["celery_tasks"], "task"))
     if report["system"]:
         rows = ((name, _ratio(v) if "ratio" in name else v) for name, v in report["system"].items())
-        out.print(table("System and process", ("figure", "value"), rows))
+        parts.append(table("System and process", ("figure", "value"), rows))
+    return parts
+
+
+def report_of(url: str, before: Reading, after: Reading) -> dict[str, Any]:
+    """The figures between two readings of ``url``."""
+    return {
+        "url": redact_url(url),
+        "interval_s": round(after.at - before.at, 3),
+        "http_routes": figures.http_routes(before, after),
+        "db_operations": figures.db_operations(before, after),
+        "db_pools": figures.db_pools(before, after),
+        "celery_tasks": figures.celery_tasks(before, after),
+        "system": figures.system(before, after),
+    }
+
+
+def _render(report: dict[str, Any]) -> None:
+    out = console()
+    out.print(escape(f"{report['url']}: {report['interval_s']:.1f} s between readings"))
+    for part in renderables(report):
+        out.print(part)
 
 
 URL = typer.Argument(..., help="The /metrics URL (host:port means /metrics).")
@@ -182,15 +203,7 @@ def register(app: typer.Typer) -> None:
             else:
                 console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(EXIT_UNREADABLE) from None
-        report = {
-            "url": redact_url(target),
-            "interval_s": round(after.at - before.at, 3),
-            "http_routes": figures.http_routes(before, after),
-            "db_operations": figures.db_operations(before, after),
-            "db_pools": figures.db_pools(before, after),
-            "celery_tasks": figures.celery_tasks(before, after),
-            "system": figures.system(before, after),
-        }
+        report = report_of(target, before, after)
         if output is Output.json:
             print_json(report)
         else:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from otelkit.config import _alerting_parsers as _parsers
 from otelkit.config import _parse
+from otelkit.config._alerting_routes import routes
 from otelkit.config._setting import Setting, parse_table
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RULES",
+    "SEVERITIES",
     "SMTP_TLS_MODES",
     "AlertSettings",
     "alert_settings",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 DEFAULT_RULES = ("cpu", "memory", "disk", "error_rate", "response_time")
+SEVERITIES = ("critical", "warning", "info")
 SMTP_TLS_MODES = ("starttls", "ssl", "off")
 
 _RATIO_ACCEPTED = "a share in [0, 1] such as `0.8`, or a percentage such as `80%`"
@@ -55,8 +58,12 @@ def _smtp_tls_default(parsed: Mapping[str, Any]) -> str:
 
 
 def _alerts_default(parsed: Mapping[str, Any]) -> bool:
+    routed = any(parsed[f"alert_webhook_url_{severity}"] for severity in SEVERITIES)
     return bool(
-        parsed["alert_rules_file"] or parsed["alert_webhook_url"] or parsed["alert_smtp_host"]
+        parsed["alert_rules_file"]
+        or parsed["alert_webhook_url"]
+        or routed
+        or parsed["alert_smtp_host"]
     )
 
 
@@ -173,7 +180,8 @@ def _declarations() -> tuple[Setting[Any], ...]:
             default=None,
             accepted="an `http://` or `https://` URL (a Slack incoming webhook, or any JSON "
             "receiver)",
-            doc="Channel `webhook`: where notifications are POSTed as JSON. Secret: never logged.",
+            doc="Channel `webhook`: where notifications are POSTed as JSON (every severity without "
+            "a URL of its own, `OTELKIT_ALERT_WEBHOOK_URL_<SEVERITY>`). Secret: never logged.",
             secret=True,
         ),
         Setting(
@@ -236,7 +244,9 @@ def _declarations() -> tuple[Setting[Any], ...]:
             parse=_parsers.email_list,
             default=(),
             accepted="a comma list of e-mail addresses",
-            doc="Channel `smtp`: the recipients (required with `OTELKIT_ALERT_SMTP_HOST`).",
+            doc="Channel `smtp`: the recipients of every severity without recipients of its own "
+            "(`OTELKIT_ALERT_SMTP_TO_<SEVERITY>`); with `OTELKIT_ALERT_SMTP_HOST`, this or one of "
+            "those is required.",
             default_doc="—",
         ),
         Setting(
@@ -266,6 +276,7 @@ def _declarations() -> tuple[Setting[Any], ...]:
             keyword="alert_smtp_timeout",
             default_doc="`10s`",
         ),
+        *routes(SEVERITIES),
         Setting(
             key="alerts",
             env="OTELKIT_ALERTS",
@@ -317,9 +328,32 @@ class AlertSettings:
     alert_smtp_user: str | None = None
     alert_smtp_password: _parse.Secret | None = None
     alert_smtp_timeout_s: float = 10.0
+    alert_webhook_url_critical: _parse.Secret | None = None
+    alert_webhook_url_warning: _parse.Secret | None = None
+    alert_webhook_url_info: _parse.Secret | None = None
+    alert_smtp_to_critical: tuple[str, ...] | None = None
+    alert_smtp_to_warning: tuple[str, ...] | None = None
+    alert_smtp_to_info: tuple[str, ...] | None = None
     alerts: bool = False
     service_name: str | None = None
     """Not an alerting setting: the service named in notifications."""
+
+    def webhook_routes(self) -> dict[str, _parse.Secret]:
+        """Severity → webhook URL; the severities with none are not sent on the channel."""
+        routes: dict[str, _parse.Secret] = {}
+        for severity in SEVERITIES:
+            url = getattr(self, f"alert_webhook_url_{severity}") or self.alert_webhook_url
+            if url is not None:
+                routes[severity] = url
+        return routes
+
+    def smtp_routes(self) -> dict[str, tuple[str, ...]]:
+        """Severity → recipients (every severity; an empty tuple gets no e-mail)."""
+        routes: dict[str, tuple[str, ...]] = {}
+        for severity in SEVERITIES:
+            own = getattr(self, f"alert_smtp_to_{severity}")
+            routes[severity] = self.alert_smtp_to if own is None else own
+        return routes
 
     @classmethod
     def of(cls, settings: object) -> AlertSettings:

@@ -21,6 +21,7 @@ __all__ = [
     "finite_number",
     "host",
     "optional_email",
+    "optional_email_list",
     "positive_duration",
     "ratio",
     "webhook_url",
@@ -119,3 +120,12 @@ def email_list(value: object) -> tuple[str, ...]:
         if address not in addresses:
             addresses.append(address)
     return tuple(addresses)
+
+
+def optional_email_list(value: object) -> tuple[str, ...] | None:
+    """Like ``email_list``; None when not given, ``()`` for ``none`` (no e-mail at all)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == "none":
+        return ()
+    return email_list(value)

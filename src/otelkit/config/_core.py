@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otelkit.config import _parse
+from otelkit.config._histogram import HISTOGRAM_AGGREGATION_SETTING
 from otelkit.config._setting import Default, Setting, did_you_mean
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENVIRONMENTS",
     "ENVIRONMENT_ALIASES",
+    "EXEMPLAR_FILTERS",
     "INTEGRATIONS",
     "OTHER_KNOWN_VARIABLES",
     "PRODUCTION",
@@ -43,7 +45,20 @@ ENVIRONMENT_ALIASES: Mapping[str, str] = MappingProxyType(
 PRODUCTION_LIKE = frozenset({"staging", PRODUCTION})
 """Environments with production's defaults: staging rehearses what production runs."""
 SIGNALS = ("metrics", "traces", "logs")
-INTEGRATIONS = ("asgi", "wsgi", "sqlalchemy", "celery", "system", "logging")
+INTEGRATIONS = (
+    "asgi",
+    "wsgi",
+    "sqlalchemy",
+    "celery",
+    "system",
+    "logging",
+    "httpx",
+    "requests",
+    "urllib3",
+    "aiohttp",
+)
+EXEMPLAR_FILTERS = ("trace_based", "always_on", "always_off")
+"""``OTEL_METRICS_EXEMPLAR_FILTER`` values, as the SDK names them."""
 SAMPLERS = (
     "always_on",
     "always_off",
@@ -250,6 +265,16 @@ SETTINGS: tuple[Setting[Any], ...] = (
         doc="Time limit of one metric push.",
     ),
     Setting(
+        key="metrics_exemplar_filter",
+        env="OTEL_METRICS_EXEMPLAR_FILTER",
+        parse=_parse.choice(*EXEMPLAR_FILTERS),
+        default="trace_based",
+        accepted=", ".join(f"`{f}`" for f in EXEMPLAR_FILTERS),
+        doc="Which measurements keep an exemplar (trace and span id): those taken while a "
+        "sampled span is current, all, or none.",
+    ),
+    HISTOGRAM_AGGREGATION_SETTING,
+    Setting(
         key="traces_sampler",
         env="OTEL_TRACES_SAMPLER",
         parse=_parse.choice(*SAMPLERS),
@@ -334,6 +359,25 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "from psutil; needs `otelkit[system]`.",
     ),
     Setting(
+        key="system_metrics_detail",
+        env="OTELKIT_SYSTEM_METRICS_DETAIL",
+        parse=_parse.boolean,
+        default=False,
+        accepted="`on`/`off` (or `true`/`false`)",
+        doc="Also report CPU time per logical CPU (`system.cpu.time`), network packets and "
+        "errors per interface, and processes by state; more series, and a scan of every "
+        "process at each collection.",
+    ),
+    Setting(
+        key="http_client",
+        env="OTELKIT_HTTP_CLIENT",
+        parse=_parse.boolean,
+        default=True,
+        accepted="`on`/`off` (or `true`/`false`)",
+        doc="Outgoing HTTP calls (httpx, requests/urllib3, aiohttp): "
+        "`http.client.request.duration` and client spans carrying the trace context.",
+    ),
+    Setting(
         key="shutdown_timeout_s",
         env="OTELKIT_SHUTDOWN_TIMEOUT",
         parse=_parse.duration("s", positive=True),
@@ -348,7 +392,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         parse=_parse.integer(1, 1_000_000),
         default=1000,
         accepted="an integer from 1 to 1000000",
-        doc="Most metric names `record()` may create at run time; values of further new names "
-        "are dropped and counted in `otelkit.dropped`.",
+        doc="Most metric names `record()`, `count()` and `set_gauge()` may create at run time; "
+        "values of further new names are dropped and counted in `otelkit.dropped`.",
     ),
 )

@@ -96,6 +96,8 @@ class Settings:
     http_implementation: str
     http_body_size: bool
     system_metrics: bool
+    system_metrics_detail: bool
+    http_client: bool
     shutdown_timeout_s: float
     # In-process alerting, declared in otelkit.config._alerting (same names as AlertSettings).
     alert_interval_s: float
@@ -124,9 +126,20 @@ class Settings:
     alert_smtp_user: str | None
     alert_smtp_password: _parse.Secret | None
     alert_smtp_timeout_s: float
+    alert_webhook_url_critical: _parse.Secret | None
+    alert_webhook_url_warning: _parse.Secret | None
+    alert_webhook_url_info: _parse.Secret | None
+    alert_smtp_to_critical: tuple[str, ...] | None
+    alert_smtp_to_warning: tuple[str, ...] | None
+    alert_smtp_to_info: tuple[str, ...] | None
     alerts: bool
     metric_names_limit: int = 1000
-    """Most metric names ``record()`` may create at run time (``OTELKIT_METRIC_NAMES_LIMIT``)."""
+    """Most metric names ``record()``, ``count()`` and ``set_gauge()`` may create at run time
+    (``OTELKIT_METRIC_NAMES_LIMIT``)."""
+    metrics_exemplar_filter: str = "trace_based"
+    """``OTEL_METRICS_EXEMPLAR_FILTER``: ``trace_based``, ``always_on`` or ``always_off``."""
+    histogram_aggregation: str = "explicit_bucket_histogram"
+    """``OTELKIT_HISTOGRAM_AGGREGATION``: explicit or base-2 exponential buckets."""
     exporter_options: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )

@@ -10,8 +10,8 @@ Which event loop runs an async check: the caller's when health is read through t
 from a thread (the Prometheus port, WSGI, a metric collection) the loop that last served health
 through ASGI, while it runs; otherwise otelkit's own loop on a daemon thread (``_loop``).
 
-The report types live in ``_report``, the check type in ``_check`` and the
-``otelkit.health.status`` gauge in ``_gauge``; the names importers use are re-exported here.
+The report types live in ``_report``, the check type in ``_check`` and the health metrics in
+``_gauge``; the names importers use are re-exported here.
 """
 
 from __future__ import annotations
@@ -212,6 +212,7 @@ class HealthRegistry:
             sources = tuple(self._sources.items())
         try:
             report = HealthReport(self._runner.run(checks, loop), _contributions(sources))
+            _gauge.record_durations(report)
         except BaseException as exc:
             with self._lock:
                 self._inflight = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["exposed_kind", "label_name", "metric_name", "sample_names"]
+__all__ = ["exposed_kind", "label_name", "metric_name", "sample_names", "unit_words"]
 
 _UNITS = {
     "d": "days",
@@ -78,6 +78,11 @@ def _unit_words(unit: str, is_gauge: bool) -> str:
     if per:
         words = f"{words}_per_{_PER_UNITS.get(per, per)}"
     return _sanitize(words, _INVALID_NAME).strip("_")
+
+
+def unit_words(unit: str, kind: str) -> str:
+    """The unit as the word the family name ends with (``s`` → ``seconds``), or ``""``."""
+    return _unit_words(unit or "", kind == "gauge")
 
 
 @lru_cache(maxsize=4096)

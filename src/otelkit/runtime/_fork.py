@@ -35,6 +35,7 @@ from opentelemetry.sdk.version import __version__ as sdk_version
 from otelkit import _active, _sdk_compat
 from otelkit._errors import record_internal_error
 from otelkit.metrics._fastpath import REGISTRY
+from otelkit.runtime._alerting import wire_alerts
 from otelkit.runtime._resource import per_process
 
 if TYPE_CHECKING:
@@ -80,6 +81,11 @@ def _before_fork() -> None:
             plugin.before_fork()
         except Exception as exc:  # a fork hook must not fail the fork
             record_internal_error(f"{plugin.name} before fork", exc)
+    if telemetry._pipeline.alerts is not None:  # the first fork may have shared the metrics
+        try:
+            wire_alerts(telemetry._pipeline)
+        except Exception as exc:
+            record_internal_error("alerting before fork", exc)
 
 
 def _after_fork_in_parent() -> None:
@@ -114,6 +120,7 @@ def reset_in_child(telemetry: Telemetry) -> None:
     for plugin in pipeline.plugins.values():
         _step(f"{plugin.name} after fork", partial(plugin.after_fork_in_child, pipeline.resource))
     if pipeline.alerts is not None:
+        _step("alerting shared", lambda: wire_alerts(pipeline))
         _step("alerting after fork", pipeline.alerts.after_fork_in_child)
 
 

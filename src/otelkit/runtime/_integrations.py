@@ -42,6 +42,12 @@ def check(settings: Settings) -> None:
         from otelkit.instrumentation import sqlalchemy
 
         sqlalchemy.available(required=True)
+    if settings.http_client:
+        from otelkit.instrumentation import http_client
+
+        for name in http_client.LIBRARIES:
+            if named(settings, name):
+                http_client.available(name, required=True)
     if settings.http_implementation == "contrib":
         from otelkit.instrumentation.http import contrib
 
@@ -67,6 +73,10 @@ def install(telemetry: Telemetry) -> list[Uninstall]:
 
         if sqlalchemy.install_auto():
             undo.append(sqlalchemy.uninstall_auto)
+    if settings.http_client:
+        from otelkit.instrumentation import http_client
+
+        undo.append(http_client.install(n for n in http_client.LIBRARIES if wants(settings, n)))
     if wants(settings, "logging"):
         from otelkit.instrumentation.logging import TraceContextRecords
 
@@ -77,7 +87,11 @@ def install(telemetry: Telemetry) -> list[Uninstall]:
     if settings.system_metrics and wants(settings, "system") and pipeline is not None:
         from otelkit.instrumentation import system
 
-        system.install(pipeline.meter_provider, required=named(settings, "system"))
+        system.install(
+            pipeline.meter_provider,
+            required=named(settings, "system"),
+            detail=settings.system_metrics_detail,
+        )
     return undo
 
 

@@ -64,6 +64,39 @@ class Outcome:
             return new
 
 
+class InFlight:
+    """The items of the export running now, so that a shutdown that gives up on it can count
+    them (``abandon``), and the export's later failure does not count them a second time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items = 0
+        self._export = 0
+        """Which export is running (0: none); ``_abandoned`` names one that was given up."""
+        self._abandoned = -1
+
+    def begin(self, items: int) -> int:
+        with self._lock:
+            self._export = abs(self._export) + 1
+            self._items = items
+            return self._export
+
+    def end(self, export: int) -> bool:
+        """The export is over; whether a shutdown gave up on (and counted) its items."""
+        with self._lock:
+            if self._export == export:
+                self._export, self._items = -export, 0
+            return self._abandoned == export
+
+    def abandon(self) -> int:
+        """Give up on the export running now: how many items it carries (0: none running)."""
+        with self._lock:
+            if self._export <= 0 or self._abandoned == self._export:
+                return 0
+            self._abandoned = self._export
+            return self._items
+
+
 def _shutdown_of(exporter: Any, timeout_millis: float | None) -> None:
     """As the batch processor calls it: with the remaining time when the exporter takes it."""
     if (
@@ -76,20 +109,27 @@ def _shutdown_of(exporter: Any, timeout_millis: float | None) -> None:
 
 
 def _counted_export(
-    outcome: Outcome, report: Report | None, export: Callable[[], R], items: int
+    outcome: Outcome,
+    report: Report | None,
+    export: Callable[[], R],
+    items: int,
+    flight: InFlight | None = None,
 ) -> R:
     """One export of ``items`` items; a failed result or a raise counts and reports them (the
     raise goes on, as the SDK expects)."""
+    current = flight.begin(items) if flight is not None else 0
     with Capture() as said:
         try:
             result = export()
         except BaseException as exc:
-            _failed_export(outcome, report, items, classify(exc, said), f"{exc!r}", said)
+            counted = flight is not None and flight.end(current)
+            _failed_export(outcome, report, items, classify(exc, said), f"{exc!r}", said, counted)
             if report is not None:
                 mark_reported(exc)  # the processor's traceback of it would tell it again
             raise
+    counted = flight is not None and flight.end(current)
     if _failed(result):
-        _failed_export(outcome, report, items, classify(None, said), "", said)
+        _failed_export(outcome, report, items, classify(None, said), "", said, counted)
     elif report is not None:
         report.succeeded()
     return result
@@ -102,12 +142,15 @@ def _failed_export(
     reason: str,
     error: str,
     said: list[str],
+    counted: bool = False,
 ) -> None:
+    """``counted``: a shutdown already counted these items as dropped (``InFlight``)."""
     outcome.record(items)
     if report is None:
         return
     export_failed(report.component, reason)
-    dropped(report.component, "export_failed", items)
+    if not counted:
+        dropped(report.component, "export_failed", items)
     report.failed(reason, items, "; ".join([error, *said[-2:]] if error else said[-2:]))
 
 
@@ -120,10 +163,15 @@ class RecordingSpanExporter(SpanExporter):
         self.exporter = exporter
         self.outcome = outcome
         self.report = report
+        self.in_flight = InFlight()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return _counted_export(
-            self.outcome, self.report, lambda: self.exporter.export(spans), len(spans)
+            self.outcome,
+            self.report,
+            lambda: self.exporter.export(spans),
+            len(spans),
+            self.in_flight,
         )
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
@@ -142,10 +190,15 @@ class RecordingLogRecordExporter(LogRecordExporter):
         self.exporter = exporter
         self.outcome = outcome
         self.report = report
+        self.in_flight = InFlight()
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         return _counted_export(
-            self.outcome, self.report, lambda: self.exporter.export(batch), len(batch)
+            self.outcome,
+            self.report,
+            lambda: self.exporter.export(batch),
+            len(batch),
+            self.in_flight,
         )
 
     def shutdown(self, timeout_millis: float | None = None) -> None:

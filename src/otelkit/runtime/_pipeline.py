@@ -14,7 +14,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
-    ParentBased,
     Sampler,
     TraceIdRatioBased,
 )
@@ -25,15 +24,17 @@ from otelkit.health._registry import register_metrics as register_health_metrics
 from otelkit.instrumentation.logging import OtelLogHandler
 from otelkit.metrics._business import register_gauges
 from otelkit.metrics._business._names import set_limit as set_metric_names_limit
-from otelkit.metrics._fastpath import REGISTRY
+from otelkit.metrics._fastpath import REGISTRY, sdk_exemplar_filter
+from otelkit.metrics._fastpath import use_filter as use_exemplar_filter
+from otelkit.metrics._fastpath._aggregation import forget_preferences, prefer_exponential
 from otelkit.runtime import _failures
 from otelkit.runtime._outcome import (
     Outcome,
     RecordingLogRecordExporter,
-    RecordingMetricExporter,
     RecordingSpanExporter,
 )
-from otelkit.runtime._processors import log_record_processor, span_processor
+from otelkit.runtime._processors import log_record_processor, metric_exporter, span_processor
+from otelkit.tracing._sampling import parent_based
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -84,7 +85,12 @@ def build_sampler(settings: Settings) -> Sampler:
         root = TraceIdRatioBased(ratio)
     else:
         root = ALWAYS_ON
-    return ParentBased(root) if kind.startswith("parentbased_") else root
+    return parent_based(root) if kind.startswith("parentbased_") else root  # light spans inline it
+
+
+_EXPONENTIAL = "base2_exponential_bucket_histogram"
+_EXPORTER_AGGREGATION = "metrics_default_histogram_aggregation"
+"""An exporter's own histogram preference (OTLP's standard variable), honoured by the fast path."""
 
 
 def build_views(settings: Settings) -> list[View]:
@@ -112,6 +118,8 @@ def build(
     alerts: AlertEngine | None = None
     outcomes = {signal: Outcome(signal) for signal in ("metrics", "traces", "logs")}
     set_metric_names_limit(settings.metric_names_limit)
+    use_exemplar_filter(settings.metrics_exemplar_filter)
+    forget_preferences()
     try:
         if settings.alerts:  # first: its rules file and channels may raise ConfigError
             from otelkit.alerting._engine import AlertEngine
@@ -119,10 +127,15 @@ def build(
             alerts = AlertEngine(settings)
         for name in settings.exporters_for("metrics"):
             readers.append(plugins[name].metric_reader(resource))
+            if _EXPONENTIAL in (
+                settings.histogram_aggregation,
+                settings.exporter_options.get(name, {}).get(_EXPORTER_AGGREGATION),
+            ):
+                prefer_exponential(readers[-1])
             report = _failures.report_for(plugins[name], "metrics", "metric points")
             _sdk_export.wrap_reader_exporter(
                 readers[-1],
-                partial(RecordingMetricExporter, outcome=outcomes["metrics"], report=report),
+                partial(metric_exporter, outcome=outcomes["metrics"], report=report),
             )
         for name in settings.exporters_for("traces"):
             span_inner = plugins[name].span_exporter(resource)
@@ -153,6 +166,7 @@ def build(
     meter_provider = MeterProvider(
         metric_readers=readers,
         resource=resource,
+        exemplar_filter=sdk_exemplar_filter(settings.metrics_exemplar_filter),
         views=build_views(settings),
         shutdown_on_exit=False,
     )

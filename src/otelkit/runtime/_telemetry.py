@@ -17,11 +17,13 @@ from otelkit import _active
 from otelkit._errors import short_config_errors
 from otelkit._version import __version__
 from otelkit.config import _redact
+from otelkit.metrics._fastpath._meter import ClaimingMeter
 from otelkit.runtime import _fork
 from otelkit.runtime import _integrations as integrations
 from otelkit.runtime._announce import announce
 from otelkit.runtime._load import instantiate, load_settings
 from otelkit.runtime._pipeline import Pipeline, build
+from otelkit.runtime._processors import give_up
 from otelkit.runtime._resource import build_resource
 from otelkit.runtime._shutdown import ExitHooks, Lane, run_with_deadline
 
@@ -50,6 +52,8 @@ def _new_lock_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock_in_child)
 _globals_installed = False
+_reconfiguration_explained = False
+"""Whether the warning that the global providers stay on the first configuration was logged."""
 
 ExportersArg = str | Sequence[str] | Mapping[str, str | Sequence[str]]
 
@@ -123,7 +127,7 @@ class Telemetry:
             self.meter: Meter = metrics_api.NoOpMeter("otelkit")
             self.tracer: Tracer = trace_api.NoOpTracer()
         else:
-            self.meter = pipeline.meter_provider.get_meter("otelkit", __version__)
+            self.meter = ClaimingMeter(pipeline.meter_provider.get_meter("otelkit", __version__))
             self.tracer = pipeline.tracer_provider.get_tracer("otelkit", __version__)
         self.alerts: AlertEngine | None = pipeline.alerts if pipeline is not None else None
         """In-process alerting, None unless ``OTELKIT_ALERTS`` is on: ``.rules``, ``.alerts()``,
@@ -219,6 +223,15 @@ class Telemetry:
             },
             seconds,
         )
+        left = give_up(pipeline.outcomes.values())  # still queued or exporting: dropped
+        if left:
+            logger.warning(
+                "otelkit: shutdown gave up after %.1f s on %d span(s) and %d log record(s) "
+                "not yet delivered (otelkit.dropped, error.type=shutdown_timeout)",
+                seconds,
+                left.get("traces", 0),
+                left.get("logs", 0),
+            )
         pipeline.close()
         delivered = self._delivered(pipeline)
         spans, records, points = (
@@ -256,6 +269,8 @@ def init_telemetry(
     logs_exporters: str | Sequence[str] | None = None,
     metric_export_interval_ms: float | None = None,
     metric_export_timeout_ms: float | None = None,
+    metrics_exemplar_filter: str | None = None,
+    histogram_aggregation: str | None = None,
     traces_sampler: str | None = None,
     traces_sampler_arg: float | None = None,
     http_buckets: str | Sequence[float] | None = None,
@@ -265,6 +280,8 @@ def init_telemetry(
     http_implementation: str | None = None,
     http_body_size: bool | None = None,
     system_metrics: bool | None = None,
+    system_metrics_detail: bool | None = None,
+    http_client: bool | None = None,
     shutdown_timeout: float | None = None,
     metric_names_limit: int | None = None,
     alert_interval: float | str | None = None,
@@ -293,6 +310,12 @@ def init_telemetry(
     alert_smtp_user: str | None = None,
     alert_smtp_password: str | None = None,
     alert_smtp_timeout: float | str | None = None,
+    alert_webhook_url_critical: str | None = None,
+    alert_webhook_url_warning: str | None = None,
+    alert_webhook_url_info: str | None = None,
+    alert_smtp_to_critical: str | Sequence[str] | None = None,
+    alert_smtp_to_warning: str | Sequence[str] | None = None,
+    alert_smtp_to_info: str | Sequence[str] | None = None,
     alerts: bool | None = None,
     **plugin_settings: Unpack[PluginKeywords],
 ) -> Telemetry:
@@ -309,7 +332,7 @@ def init_telemetry(
     arguments = {k: v for k, v in locals().items() if k != "plugin_settings"}
     keywords = {**arguments, **plugin_settings}
     keywords = {k: v for k, v in keywords.items() if v is not None}
-    global _globals_installed
+    global _globals_installed, _reconfiguration_explained
     with _lock:
         running = _active.current()
         if running is not None:
@@ -332,6 +355,10 @@ def init_telemetry(
         integrations.check(settings)  # a missing extra fails before anything starts
         _fork.install()
         plugins = instantiate(loaded)
+        if "prometheus" in settings.exporters_for("metrics"):
+            from otelkit.status._http import install as serve_status  # /status on that port
+
+            serve_status()
         resource = build_resource(settings, loaded.resource_detectors)
         pipeline = build(settings, plugins, resource)
         if not _globals_installed:
@@ -339,7 +366,10 @@ def init_telemetry(
             trace_api.set_tracer_provider(pipeline.tracer_provider)
             logs_api.set_logger_provider(pipeline.logger_provider)
             _globals_installed = True
-        else:
+        elif not _reconfiguration_explained:
+            _reconfiguration_explained = (
+                True  # once per process: tests reconfigure hundreds of times
+            )
             logger.warning(
                 "otelkit: the OpenTelemetry global providers can be set once per process; "
                 "they stay on the first configuration. Use the handle's .meter and .tracer."
@@ -349,6 +379,9 @@ def init_telemetry(
         _active.set_current(telemetry)
         telemetry._integrations = integrations.install(telemetry)
         if pipeline.alerts is not None:
+            from otelkit.runtime._alerting import wire_alerts
+
+            wire_alerts(pipeline, at_init=True)
             pipeline.alerts.start()
         logger.debug("otelkit: telemetry configured: %r", settings)
         announce(settings, pipeline.plugins)

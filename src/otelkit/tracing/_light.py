@@ -89,8 +89,10 @@ class LightSpan(KitSpan):
         self._dropped_attributes = dropped_attributes
         self._start_ns = start_ns
         self._end_ns: int | None = None
-        self._events: list[Event] = []
-        self._links: list[Link] = []
+        # No list until the first event or link: an ended span waits in the export queue, and
+        # two empty lists per span there are two more objects for the garbage collector.
+        self._events: list[Event] | tuple[()] = ()
+        self._links: list[Link] | tuple[()] = ()
         self._dropped_events = 0
         self._dropped_links = 0
         self._status = _UNSET
@@ -217,6 +219,8 @@ class LightSpan(KitSpan):
         limits = self._limits
         event = Event(name, limits.event_attributes_of(attributes), timestamp)
         events = self._events
+        if not isinstance(events, list):
+            events = self._events = []
         if len(events) >= limits.events:  # BoundedList: the oldest goes
             self._dropped_events += 1
             if not events:
@@ -232,6 +236,8 @@ class LightSpan(KitSpan):
         limits = self._limits
         link = Link(context, limits.link_attributes_of(attributes))
         links = self._links
+        if not isinstance(links, list):
+            links = self._links = []
         if len(links) >= limits.links:
             self._dropped_links += 1
             if not links:
@@ -278,11 +284,25 @@ class LightSpan(KitSpan):
         """The HTTP middleware's end: name, route, status and error in one step."""
         if self._end_ns is not None:
             return
-        if route is not None:
+        attributes, limits = self._attributes, self._limits
+        if (
+            len(attributes) + 2 <= limits.span_attributes
+            and type(route) is str
+            and limits.plain(route)
+            and type(status) is int
+        ):  # the usual end: both fit, nothing to evict or clean (``_store`` without the checks)
             self._name = f"{method_name} {route}"
-            self.set_attribute(HTTP_ROUTE, route)
-        if status:
-            self.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)
+            attributes.pop(HTTP_ROUTE, None)
+            attributes[HTTP_ROUTE] = route
+            if status:
+                attributes.pop(HTTP_RESPONSE_STATUS_CODE, None)
+                attributes[HTTP_RESPONSE_STATUS_CODE] = status
+        else:
+            if route is not None:
+                self._name = f"{method_name} {route}"
+                self.set_attribute(HTTP_ROUTE, route)
+            if status:
+                self.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)
         if error is not None:
             self.set_attribute(ERROR_TYPE, error)
             if self._status.status_code is not StatusCode.OK:

@@ -8,8 +8,9 @@ attributes and events, child spans get the right parent and outgoing calls propa
 reads like an SDK span for the provider's span processors (``on_start`` included), applies the
 provider's span limits with the SDK's rules (``_limits``), and when it ends it becomes an SDK
 ``ReadableSpan`` handed to the tracer provider's span processors, exactly what an SDK span gives
-them. Sampling runs through the provider's own sampler at the start, as in the SDK; ids come
-from the provider's id generator.
+them. Sampling runs through the provider's own sampler at the start, as in the SDK (the SDK's
+own samplers decided inline, with the same answers: ``_sampling``); ids come from the
+provider's id generator (the SDK's random one drawn in one call).
 
 The provider's processors and limits are private in the SDK (``_sdk_compat``'s tracing seams).
 Without the processor seam, the factory starts ordinary SDK spans behind the same interface
@@ -30,6 +31,7 @@ from otelkit import _sdk_compat
 from otelkit._errors import record_internal_error
 from otelkit.tracing._light import LightSpan
 from otelkit.tracing._limits import Limits
+from otelkit.tracing._sampling import inline_ids, inline_sampler
 from otelkit.tracing._sdk_span import SdkSpan
 
 if TYPE_CHECKING:
@@ -61,6 +63,9 @@ class SpanFactory:
         self._trace_id = provider.id_generator.generate_trace_id
         self._span_id = provider.id_generator.generate_span_id
         self._random_ids = bool(provider.id_generator.is_trace_id_random())
+        self._inline = inline_sampler(provider.sampler)
+        """The provider's sampler decided inline (``_sampling``), when it is one of the SDK's."""
+        self._ids = inline_ids(provider.id_generator)
         self.limits = Limits(_sdk_compat.span_limits(provider))
         # The provider's composite processor: ours plus any the user added to the provider.
         processor = _sdk_compat.active_span_processor(provider)
@@ -95,6 +100,50 @@ class SpanFactory:
             return self._start_sdk(name, context, kind, attributes, start_ns)
         parent = trace_api.get_current_span(context).get_span_context()
         parent_valid = parent.is_valid
+        inline = self._inline
+        if inline is None:
+            return self._start_sampled(name, context, kind, attributes, start_ns, parent)
+        if parent_valid:
+            trace_id, span_id = parent.trace_id, self._span_id()
+        elif self._ids is not None:
+            trace_id, span_id = self._ids()
+        else:
+            trace_id = self._trace_id()
+            span_id = self._span_id()
+        sampled = inline.sampled(parent, parent_valid, trace_id)
+        span_context = SpanContext(
+            trace_id,
+            span_id,
+            is_remote=False,
+            trace_flags=_FLAGS[
+                sampled,
+                parent.trace_flags.random_trace_id if parent_valid else self._random_ids,
+            ],
+            trace_state=parent.trace_state if parent_valid else None,
+        )
+        if not sampled:
+            return trace_api.NonRecordingSpan(span_context)
+        limits = self.limits
+        dropped = 0
+        if len(attributes) > limits.span_attributes or (
+            limits.span_attribute_length is not None and not limits.within_length(attributes)
+        ):
+            attributes, dropped = limits.initial(attributes)
+        return self._started(
+            name, context, span_context, parent, kind, attributes, start_ns, dropped
+        )
+
+    def _start_sampled(
+        self,
+        name: str,
+        context: Context | None,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        start_ns: int,
+        parent: SpanContext,
+    ) -> trace_api.Span:
+        """``start`` through the sampler's ``should_sample``, for any other sampler."""
+        parent_valid = parent.is_valid
         trace_id = parent.trace_id if parent_valid else self._trace_id()
         result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
         decision = result.decision
@@ -120,18 +169,34 @@ class SpanFactory:
             limits.span_attribute_length is not None and not limits.within_length(attributes)
         ):
             attributes, dropped = limits.initial(attributes)
+        return self._started(
+            name, context, span_context, parent, kind, attributes, start_ns, dropped
+        )
+
+    def _started(
+        self,
+        name: str,
+        parent_context: Context | None,
+        span_context: SpanContext,
+        parent: SpanContext,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        start_ns: int,
+        dropped: int,
+    ) -> LightSpan:
+        """The recording span, shown to the processors' ``on_start``."""
         span = LightSpan(
             self,
             name,
             span_context,
-            parent if parent_valid else None,
+            parent if parent.is_valid else None,
             kind,
             attributes,
             start_ns,
             dropped,
         )
         try:
-            self.processor.on_start(span, parent_context=context)  # type: ignore[arg-type]
+            self.processor.on_start(span, parent_context=parent_context)  # type: ignore[arg-type]
         except Exception as exc:
             record_internal_error("spans", exc)
         return span

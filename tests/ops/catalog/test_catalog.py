@@ -73,15 +73,22 @@ def test_metric_names_are_unique_and_every_instrument_kind_is_known() -> None:
     assert all(isinstance(spec, MetricSpec) for spec in catalog.metrics)
 
 
-def test_self_metrics_count_by_component_and_reason() -> None:
-    """otelkit's telemetry about itself is three counters with a component and a reason."""
+def test_self_metrics_count_by_component_and_error_type() -> None:
+    """otelkit's telemetry about itself is three counters with the SDK self-observability
+    attributes: the component's type (and instance, for exporters and processors) and the
+    error type."""
     catalog = load_catalog()
-    for name in ("otelkit.internal.errors", "otelkit.export.failures", "otelkit.dropped"):
+    expected = {
+        "otelkit.internal.errors": {"otel.component.type", "error.type"},
+        "otelkit.export.failures": {"otel.component.type", "otel.component.name", "error.type"},
+        "otelkit.dropped": {"otel.component.type", "otel.component.name", "error.type"},
+    }
+    for name, attributes in expected.items():
         spec = catalog.get(name)
         assert spec is not None, name
         assert spec.instrument == "counter"
         assert spec.integration == "otelkit"
-        assert spec.attribute_names() == {"component", "reason"}
+        assert spec.attribute_names() == attributes
 
 
 def test_attribute_status_matches_the_semantic_conventions_package() -> None:

@@ -26,6 +26,7 @@ def test_the_example_is_a_fastapi_sqlalchemy_celery_service_with_slos() -> None:
         "Celery tasks",
         "System and process",
         "Health checks",
+        "Telemetry pipeline (otelkit)",
         "Alerts",
         "SLOs: burn rate and error budget",
     ]

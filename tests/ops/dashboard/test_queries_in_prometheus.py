@@ -165,6 +165,7 @@ def test_the_dashboard_has_a_row_for_each_integration_the_shop_uses(
         "Celery tasks",
         "System and process",
         "Health checks",
+        "Telemetry pipeline (otelkit)",
         "Alerts",
         "SLOs: burn rate and error budget",
         "Business metrics",
@@ -197,15 +198,16 @@ def test_selecting_a_route_narrows_the_route_panels_to_it(
 def test_a_gauge_every_prefork_process_reports_is_shown_once(
     prometheus_url: str, dashboard: dict[str, Any]
 ) -> None:
-    """Each pool process of the worker reports the outbox depth (3): two series in Prometheus,
-    one value of 3 on the dashboard, not 6 and not one line per process."""
+    """Each process of the worker (the main one and each pool process) reports the outbox depth
+    (3): a series each in Prometheus, one value of 3 on the dashboard, not 9 and not one line
+    per process."""
     raw = requests.get(
         f"{prometheus_url}/api/v1/query",
         params={"query": f'shop_outbox_depth{{job="{WORKER_JOB}"}}'},
         timeout=10,
     ).json()["data"]["result"]
-    assert sorted(float(s["value"][1]) for s in raw) == [3.0] * POOL_PROCESSES
-    assert len({s["metric"]["process_pid"] for s in raw}) == POOL_PROCESSES
+    assert sorted(float(s["value"][1]) for s in raw) == [3.0] * (POOL_PROCESSES + 1)
+    assert len({s["metric"]["process_pid"] for s in raw}) == POOL_PROCESSES + 1
     (gauge,) = (r for r in evaluate_all(prometheus_url, dashboard, time.time() - WINDOW)
                 if r.query.panel.startswith("shop.outbox.depth"))  # fmt: skip
     assert (gauge.query.panel_type, gauge.last) == ("stat", (3.0,))

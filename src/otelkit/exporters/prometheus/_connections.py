@@ -1,19 +1,21 @@
 """The metrics listener's connections: one waiting thread, a bounded pool of handler threads.
 
-One thread (``otelkit-metrics``) waits on the listening socket and on every open connection
-between requests; a connection with a request to read goes to one of at most ``MAX_WORKERS``
-handler threads, which answers it and hands the connection back. An idle connection costs a
-file descriptor, not a thread (one thread per connection took 369 threads for 800 idle
-connections). Bounds, all constants of this module:
+One thread (``otelkit-metrics``) waits on the listening socket and on every open connection,
+and reads each request's line and headers as they arrive, without blocking; a connection whose
+request head is complete goes to one of at most ``MAX_WORKERS`` handler threads, which answers
+it and hands the connection back. An idle connection costs a file descriptor, not a thread (one
+thread per connection took 369 threads for 800 idle connections), and so does a client that
+trickles its request in: a handler thread never waits for a client's bytes (when handler
+threads read the heads, 20 clients sending a byte a second held all 16 for the 5 s deadline,
+and a scrape among them waited 3.5 s). Bounds, all constants of this module:
 
 * ``MAX_WORKERS`` handler threads, started when requests need them, kept until close;
 * ``MAX_CONNECTIONS`` open connections: one more closes the connection idle for longest (a
   scraper reconnects; refusing the newcomer instead would let idle sockets lock Prometheus out);
-* ``IDLE_TIMEOUT``: a new connection must send its request within it, and every read or write
-  of a request must progress within it;
-* ``HEADER_DEADLINE``: the request line and headers must have arrived within it, however
-  steadily they trickle in (a client sending one byte a second held a handler thread for
-  as long as it liked);
+* ``IDLE_TIMEOUT``: a new connection must start its request (TLS handshake included) within
+  it, and every write of a response must progress within it;
+* ``HEADER_DEADLINE``: a request's line and headers must have arrived within it of its first
+  byte, however steadily they trickle in; ``MAX_HEAD`` bytes at most;
 * ``KEEPALIVE_TIMEOUT``: a kept-alive connection idle longer is closed (above the usual 15 s to
   1 min scrape intervals, so Prometheus keeps its connection).
 
@@ -21,8 +23,9 @@ Each response leaves in one ``sendall`` and connections set ``TCP_NODELAY``: hea
 written separately waited ~40 ms for the delayed ACK on a kept-alive connection (Nagle).
 
 With a TLS context (``OTELKIT_PROMETHEUS_TLS_CERT`` / ``_KEY``) every accepted connection is
-wrapped before anything is read; the handshake happens on the handler thread, within the same
-deadlines, so a client that connects and never completes it costs no more than an idle one.
+wrapped before anything is read; the waiting thread makes the handshake as the client's bytes
+arrive, within ``IDLE_TIMEOUT``, so a client that connects and never completes it costs no more
+than an idle one.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ MAX_WORKERS = 16
 MAX_CONNECTIONS = 256
 IDLE_TIMEOUT = 5.0
 HEADER_DEADLINE = 5.0
+MAX_HEAD = 64 * 1024
 KEEPALIVE_TIMEOUT = 75.0
 _ACCEPTS_PER_WAKE = 64  # then look at the connections again: a flood of connects cannot starve them
 
@@ -69,32 +73,6 @@ class _SocketWriter(io.BufferedIOBase):
             return view.nbytes
 
 
-class _DeadlineReader(io.RawIOBase):
-    """The connection's reads, failing with ``TimeoutError`` once ``deadline`` has passed."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self.deadline: float | None = None
-        """``time.monotonic()`` by which the request line and headers must have arrived."""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any, /) -> int | None:
-        sock = self._sock
-        if sock.gettimeout() == 0.0:  # a look for pipelined requests: never wait
-            try:
-                return sock.recv_into(buffer)
-            except (BlockingIOError, ssl.SSLWantReadError):
-                return None
-        if self.deadline is not None:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("the request headers did not arrive in time")
-            sock.settimeout(min(IDLE_TIMEOUT, remaining))
-        return sock.recv_into(buffer)
-
-
 class RequestHandler(BaseHTTPRequestHandler):
     """Answers one request at a time of one connection (``handle_one_request``), never loops."""
 
@@ -106,20 +84,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.request = self.connection = connection
         self.client_address = client_address
         self.close_connection = True
-        self._raw = _DeadlineReader(connection)
-        self._reader = io.BufferedReader(self._raw)
-        self.rfile = self._reader
+        self.rfile: io.BufferedIOBase = io.BytesIO()
         self.wfile = _SocketWriter(connection)
 
-    def begin_request(self) -> None:
-        """The next request's line and headers must arrive within ``HEADER_DEADLINE``."""
-        self._raw.deadline = time.monotonic() + HEADER_DEADLINE
-
-    def parse_request(self) -> bool:
-        parsed = super().parse_request()
-        self._raw.deadline = None  # the headers are in: the response is bound by IDLE_TIMEOUT
-        self.connection.settimeout(IDLE_TIMEOUT)
-        return parsed
+    def answer(self, head: bytes) -> None:
+        """Answer the request whose line and headers are ``head`` (already read)."""
+        self.rfile = io.BytesIO(head)
+        self.connection.settimeout(IDLE_TIMEOUT)  # the waiting thread reads without blocking
+        self.handle_one_request()
 
     def send_whole(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Status line, headers and body in one write."""
@@ -139,26 +111,34 @@ class RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("otelkit metrics endpoint: " + format, *args)
 
-    def has_buffered_request(self) -> bool:
-        """Whether the client already sent more (pipelined) than the last request read."""
-        if isinstance(self.connection, ssl.SSLSocket) and self.connection.pending():
-            return True
-        self.connection.setblocking(False)
-        try:
-            return bool(self._reader.peek(1))
-        except OSError:
-            return False
-        finally:
-            self.connection.settimeout(IDLE_TIMEOUT)
-
 
 class _Connection:
-    __slots__ = ("deadline", "handler", "sock")
+    __slots__ = ("deadline", "handler", "handshaken", "received", "sock")
 
     def __init__(self, sock: socket.socket, handler: RequestHandler) -> None:
         self.sock = sock
         self.handler = handler
         self.deadline = time.monotonic() + IDLE_TIMEOUT
+        self.handshaken = not isinstance(sock, ssl.SSLSocket)
+        self.received = bytearray()  # of the requests not yet answered
+
+    def next_head(self) -> bytes | None:
+        """The line and headers of the next request, taken from ``received``, once complete."""
+        end = _head_end(self.received)
+        if end is None:
+            return None
+        head = bytes(self.received[:end])
+        del self.received[:end]
+        return head
+
+
+def _head_end(received: bytearray) -> int | None:
+    """Where the request head at the start of ``received`` ends (its blank line included)."""
+    ends = [i for i in (received.find(b"\r\n\r\n"), received.find(b"\n\n")) if i >= 0]
+    if not ends:
+        return None
+    end = min(ends)
+    return end + (4 if received.startswith(b"\r\n\r\n", end) else 2)
 
 
 def _close(sock: socket.socket) -> None:
@@ -208,7 +188,7 @@ class ConnectionServer:
                     elif key.fileobj is self._wake_r:
                         self._take_returned()
                     elif self._idle.get(key.fileobj) is key.data:  # type: ignore[call-overload]
-                        self._dispatch(key.data)  # (not dropped earlier in this turn)
+                        self._receive(key.data)  # (not dropped earlier in this turn)
                 except Exception:  # the listener must outlive any one connection
                     logger.debug("otelkit metrics endpoint: serving loop error", exc_info=True)
 
@@ -226,8 +206,8 @@ class ConnectionServer:
                 continue
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.settimeout(IDLE_TIMEOUT)
-                if self._tls is not None:  # the handshake: on the handler thread's first read
+                sock.setblocking(False)
+                if self._tls is not None:  # the handshake: as the client's bytes arrive
                     sock = self._tls.wrap_socket(
                         sock, server_side=True, do_handshake_on_connect=False
                     )
@@ -250,11 +230,39 @@ class ConnectionServer:
         return True
 
     def _wait_for_request(self, connection: _Connection) -> None:
+        connection.sock.setblocking(False)
         self._idle[connection.sock] = connection
         self._selector.register(connection.sock, selectors.EVENT_READ, connection)
 
+    def _receive(self, connection: _Connection) -> None:
+        """Read what the client sent, without waiting; a complete request head goes to a
+        handler thread, a closed or failed connection is dropped."""
+        sock, received = connection.sock, connection.received
+        try:
+            if not connection.handshaken:
+                sock.do_handshake()  # type: ignore[attr-defined]
+                connection.handshaken = True
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    self._drop(connection)  # the client closed its end
+                    return
+                if not received:  # a request starts: its head has HEADER_DEADLINE to arrive
+                    connection.deadline = time.monotonic() + HEADER_DEADLINE
+                received += data
+                if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                    break
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            pass  # nothing (more) to read yet
+        except OSError:  # a reset, a failed handshake
+            self._drop(connection)
+            return
+        if _head_end(received) is not None:
+            self._dispatch(connection)
+        elif len(received) > MAX_HEAD:
+            self._drop(connection)
+
     def _dispatch(self, connection: _Connection) -> None:
-        connection.handler.begin_request()  # waiting for a handler thread counts too
         self._selector.unregister(connection.sock)
         del self._idle[connection.sock]
         with self._lock:
@@ -276,6 +284,8 @@ class ConnectionServer:
             returned, self._returned = self._returned, []
         for connection in returned:
             self._wait_for_request(connection)
+            if _head_end(connection.received) is not None:  # pipelined past the turns
+                self._dispatch(connection)
 
     def _expire_idle(self, now: float) -> float:
         """Close connections idle too long; the seconds until the next one expires (≤ 1)."""
@@ -313,15 +323,14 @@ class ConnectionServer:
     def _serve(self, connection: _Connection) -> None:
         handler = connection.handler
         try:
-            for turn in range(100):  # pipelined requests already read: bounded, then back in line
-                if turn:  # the first one's deadline runs from its first byte (``_dispatch``)
-                    handler.begin_request()
-                handler.handle_one_request()
+            for _ in range(100):  # pipelined requests already read: bounded, then back in line
+                head = connection.next_head()
+                if head is None:
+                    break
+                handler.answer(head)
                 if handler.close_connection or self._closing:
                     self._forget(connection.sock)
                     return
-                if not handler.has_buffered_request():
-                    break
         except Exception:  # a scraper that hangs up mid-response is routine: no traceback
             logger.debug(
                 "otelkit metrics endpoint: error serving %s",
@@ -330,7 +339,8 @@ class ConnectionServer:
             )
             self._forget(connection.sock)
             return
-        connection.deadline = time.monotonic() + KEEPALIVE_TIMEOUT
+        started = bool(connection.received)  # the start of a next request: its head is due
+        connection.deadline = time.monotonic() + (HEADER_DEADLINE if started else KEEPALIVE_TIMEOUT)
         with self._lock:
             self._returned.append(connection)
         with contextlib.suppress(OSError):  # full: the waiting thread is awake anyway

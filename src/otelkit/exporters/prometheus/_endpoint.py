@@ -18,12 +18,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from otelkit._errors import ConfigError, record_internal_error
+from otelkit.exporters.prometheus import _routes
 from otelkit.exporters.prometheus._connections import ConnectionServer, RequestHandler
-from otelkit.exporters.prometheus._exposition import CONTENT_TYPE
+from otelkit.exporters.prometheus._negotiation import CLASSIC, negotiate
 from otelkit.health._mark import ENDPOINT_ATTRIBUTE, ENDPOINT_KEY, health_paths
 
 if TYPE_CHECKING:
     from otelkit.config._parse import Secret
+    from otelkit.exporters.prometheus._negotiation import Format
 
 logger = logging.getLogger("otelkit")
 
@@ -35,7 +37,7 @@ class Exposition(Protocol):
 
     token: Secret | None
 
-    def scrape(self) -> bytes: ...
+    def scrape(self, fmt: Format = ...) -> bytes: ...
 
 
 _current: Exposition | None = None
@@ -60,9 +62,13 @@ def _plain(status: int, message: str, extra: Iterable[tuple[str, str]] = ()) -> 
 
 
 def respond(
-    exposition: Exposition | None, authorization: str | None, accept_encoding: str | None
+    exposition: Exposition | None,
+    authorization: str | None,
+    accept_encoding: str | None,
+    accept: str | None = None,
 ) -> Response:
-    """The response to one scrape request, whatever transport carries it."""
+    """The response to one scrape request, whatever transport carries it; the format is
+    negotiated from ``accept`` (``_negotiation``: OpenMetrics when asked for, else text)."""
     if exposition is None:
         return _plain(
             503,
@@ -72,12 +78,13 @@ def respond(
         )
     if not authorized(exposition, authorization):
         return _plain(401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"')])
+    fmt = negotiate(accept)
     try:
-        body = exposition.scrape()
+        body = exposition.scrape(fmt) if fmt != CLASSIC else exposition.scrape()
     except Exception as exc:
         record_internal_error("prometheus.scrape", exc)
         return _plain(500, "otelkit: the scrape failed; see the otelkit log")
-    headers = [("Content-Type", CONTENT_TYPE)]
+    headers = [("Content-Type", fmt.content_type)]
     if _accepts_gzip(accept_encoding):
         body = gzip.compress(body, compresslevel=1)
         headers.append(("Content-Encoding", "gzip"))
@@ -131,6 +138,14 @@ class _Handler(RequestHandler):
                 status, headers, body = _health_http.liveness()
             else:
                 status, headers, body = _health_http.readiness(details)
+        elif (extra := _routes.find(path)) is not None:  # registered from above: the status page
+            token = self.headers.get("Authorization")
+            if not extra.protected or authorized(self.exposition, token):
+                status, headers, body = extra.responder(self.exposition)
+            else:
+                status, headers, body = _plain(
+                    401, "unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"')]
+                )
         elif path != "/metrics":
             liveness_path, readiness_path = health_paths()
             status, headers, body = _plain(
@@ -143,6 +158,7 @@ class _Handler(RequestHandler):
                 self.exposition,
                 self.headers.get("Authorization"),
                 self.headers.get("Accept-Encoding"),
+                self.headers.get("Accept"),
             )
         self.send_whole(status, headers, body)
 
@@ -272,7 +288,10 @@ class _MetricsASGI:
         scope[ENDPOINT_KEY] = "metrics"
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         status, response_headers, body = respond(
-            _current, headers.get("authorization"), headers.get("accept-encoding")
+            _current,
+            headers.get("authorization"),
+            headers.get("accept-encoding"),
+            headers.get("accept"),
         )
         await send(
             {
@@ -320,7 +339,10 @@ class _MetricsWSGI:
             return self.app(environ, start_response)
         environ[ENDPOINT_KEY] = "metrics"
         status, headers, body = respond(
-            _current, environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_ACCEPT_ENCODING")
+            _current,
+            environ.get("HTTP_AUTHORIZATION"),
+            environ.get("HTTP_ACCEPT_ENCODING"),
+            environ.get("HTTP_ACCEPT"),
         )
         start_response(f"{status} {_REASONS.get(status, '')}".rstrip(), headers)
         return [body]

@@ -1,25 +1,32 @@
-"""Render OpenTelemetry metric data as the Prometheus text exposition format (0.0.4).
+"""Render OpenTelemetry metric data as a Prometheus exposition: classic text or OpenMetrics
+(or the protobuf format, ``_protobuf``: the one with native histograms).
 
 Names follow the OpenTelemetry → Prometheus compatibility rules (``metric_name`` and
 ``label_name`` of ``otelkit.metrics._prometheus_names``, shared with the fast registry's
 collision check and the operations catalog): invalid characters become ``_``, the unit is
-appended as a word (``s`` → ``_seconds``), monotonic sums get ``_total``. Every series
-carries ``otel_scope_name`` (and ``otel_scope_version``), so two libraries emitting the same
-metric name never produce duplicate series; the resource goes into ``target_info``.
+appended as a word (``s`` → ``_seconds``), monotonic sums get ``_total``. A scraper that takes
+UTF-8 names (``_negotiation``) gets the OpenTelemetry names as they are, with the same suffixes,
+quoted where the legacy syntax cannot hold them. Every series carries ``otel_scope_name`` (and
+``otel_scope_version``), so two libraries emitting the same metric name never produce duplicate
+series; the resource goes into ``target_info``.
+
+OpenMetrics adds what the classic text cannot say: ``# UNIT``, ``_created`` (the series' start),
+exemplars (``_samples``) and ``# EOF``; it forbids what the classic text lets through (a negative
+or NaN counter, a histogram ``_sum`` beside negative buckets), which is left out, counted.
 
 The output is always valid UTF-8 that parsers accept, whatever the data holds: a name of which
-nothing can be kept becomes ``unnamed_…``, and lone surrogates (``os.fsdecode`` of a non-UTF-8
-file name in a label value, a scope or a description) become U+FFFD, counted as an internal
-error of ``prometheus.exposition`` (once per scrape that needed it) instead of failing it.
+nothing can be kept becomes ``unnamed_…``, a family whose names would clash with an earlier one
+is left out, and lone surrogates (``os.fsdecode`` of a non-UTF-8 file name in a label value, a
+scope or a description) become U+FFFD, counted as an internal error of ``prometheus.exposition``
+(once per scrape that needed it) instead of failing it.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.metrics.export import (
+    ExponentialHistogram,
     Gauge,
     Histogram,
     MetricsData,
@@ -27,104 +34,139 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from otelkit._errors import record_internal_error
-from otelkit.metrics._prometheus_names import label_name, metric_name
+from otelkit.exporters.prometheus._native import classic_point
+from otelkit.exporters.prometheus._negotiation import CLASSIC, Format
+from otelkit.exporters.prometheus._protobuf import render_protobuf
+from otelkit.exporters.prometheus._samples import (
+    _SURROGATES,
+    Lines,
+    escape,
+    exemplar_text,
+    format_value,
+    histogram_lines,
+    label_name,
+    labels,
+    latest,
+    name_token,
+    pairs,
+    sample,
+)
+from otelkit.metrics._prometheus_names import metric_name, unit_words
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Sequence
 
+    from opentelemetry.sdk.metrics.export import NumberDataPoint
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.util.types import AttributeValue
 
-__all__ = ["CONTENT_TYPE", "format_value", "label_name", "labels", "metric_name", "render"]
+__all__ = [
+    "CONTENT_TYPE",
+    "format_value",
+    "label_name",
+    "labels",
+    "metric_name",
+    "render",
+    "utf8_metric_name",
+]
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CLASSIC.content_type
 
-_HISTOGRAM_RESERVED = frozenset({"le"})
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _label_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_label_value(v) for v in value) + "]"
-    return str(value)
-
-
-def format_value(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "gauge": ("",),
+    "info": ("_info",),
+}
 
 
-def labels(
-    attributes: Mapping[str, AttributeValue] | None,
-    extra: Sequence[str] = (),
-    reserved: frozenset[str] = frozenset(),
-) -> str:
-    """``{a="1",b="2"}`` with keys sanitized; keys that collide after it get their values joined.
-
-    ``extra`` are ready-made ``name="value"`` pairs (the scope); an attribute whose name clashes
-    with them or with ``reserved`` (``le`` of a histogram) becomes ``exported_<name>``, as
-    Prometheus itself does, so one odd attribute can never make the whole scrape invalid.
-    """
-    taken = reserved | {pair.partition("=")[0] for pair in extra}
-    merged: dict[str, list[str]] = {}
-    for key, value in sorted((attributes or {}).items()):
-        name = label_name(key)
-        if name in taken:
-            name = "exported_" + name
-        merged.setdefault(name, []).append(_label_value(value))
-    parts = [*extra, *(f'{k}="{_escape(";".join(v))}"' for k, v in merged.items())]
-    return "{" + ",".join(parts) + "}" if parts else ""
+def utf8_metric_name(name: str, unit: str, kind: str) -> str:
+    """The family name for a scraper that takes UTF-8 names: the OpenTelemetry name as it is,
+    with the same unit word and ``_total`` as the escaped one (``metric_name``)."""
+    kept = _SURROGATES.sub("\ufffd", name)
+    if not kept.removesuffix("_total").strip("_"):
+        return metric_name(name, unit, kind)
+    words = unit_words(unit, kind)
+    if words and not kept.endswith("_" + words):
+        kept = f"{kept}_{words}"
+    if kind == "counter" and not kept.endswith("_total"):
+        kept += "_total"
+    return kept
 
 
 class _Family:
-    __slots__ = ("help", "kind", "lines")
+    __slots__ = ("help", "kind", "lines", "seen", "unit")
 
-    def __init__(self, kind: str, help_text: str) -> None:
+    def __init__(self, kind: str, help_text: str, unit: str) -> None:
         self.kind = kind
         self.help = help_text
-        self.lines: list[str] = []
+        self.unit = unit
+        self.lines: Lines = []
+        self.seen: set[tuple[str, ...]] = set()
+        """The label sets written: a series is written once (the parsers refuse repeats)."""
 
 
-def _scope_labels(name: str, version: str | None) -> tuple[str, ...]:
-    scope = [f'otel_scope_name="{_escape(name)}"']
-    if version:
-        scope.append(f'otel_scope_version="{_escape(version)}"')
-    return tuple(scope)
+class _Render:
+    """One exposition being built, in one format."""
+
+    def __init__(self, fmt: Format) -> None:
+        self.fmt = fmt
+        self.families: dict[str, _Family] = {}
+        self.taken: dict[str, str] = {}
+        """Sample name -> the family it belongs to: a family that would write another's
+        sample names is left out (the parsers refuse the whole scrape otherwise)."""
+        self.refused = 0
+
+    def family(self, base: str, kind: str, help_text: str, unit: str) -> _Family:
+        family = self.families.get(base)
+        if family is not None:
+            if family.kind != kind:
+                raise TypeError(f"{base} is already a {family.kind}, not a {kind}")
+            return family
+        names = {base + suffix for suffix in (*_SUFFIXES[kind], "")}
+        clash = sorted(n for n in names if n in self.taken)
+        if clash:
+            raise TypeError(f"{base} would write {clash[0]}, already of {self.taken[clash[0]]}")
+        self.taken.update(dict.fromkeys(names, base))
+        family = self.families[base] = _Family(kind, help_text, unit)
+        return family
 
 
-def render(data: MetricsData | None, resource: Resource) -> bytes:
+def render(data: MetricsData | None, resource: Resource, fmt: Format = CLASSIC) -> bytes:
     """The whole exposition: ``target_info`` first, then one family per metric name."""
-    families: dict[str, _Family] = {}
-    target = _Family("gauge", "Target metadata")
-    target.lines.append(f"target_info{labels(resource.attributes)} 1")
-    families["target_info"] = target
+    if fmt.protobuf:
+        return render_protobuf(data, resource)
+    out = _Render(fmt)
+    utf8 = fmt.utf8
+    if fmt.openmetrics:
+        target = out.family("target", "info", "Target metadata", "")
+    else:
+        target = out.family("target_info", "gauge", "Target metadata", "")
+    target.lines.append(sample("target_info", pairs(resource.attributes, utf8=utf8), "1"))
     for resource_metrics in data.resource_metrics if data is not None else ():
         for scope_metrics in resource_metrics.scope_metrics:
-            scope = _scope_labels(scope_metrics.scope.name, scope_metrics.scope.version)
+            scope = _scope_pairs(scope_metrics.scope.name, scope_metrics.scope.version)
             for metric in scope_metrics.metrics:
                 try:
-                    _add_metric(
-                        families,
-                        metric.name,
-                        metric.unit or "",
-                        metric.description or "",
-                        metric.data,
-                        scope,
-                    )
+                    unit, description = metric.unit or "", metric.description or ""
+                    _add_metric(out, metric.name, unit, description, metric.data, scope)
                 except Exception as exc:
                     record_internal_error("prometheus.render", exc)
-    return _encode(_join(families))
+    if out.refused:
+        record_internal_error(
+            "prometheus.exposition",
+            ValueError(
+                f"{out.refused} series left out (one series twice, or a value the format "
+                "cannot hold)"
+            ),
+        )
+    return _encode(_join(out))
+
+
+def _scope_pairs(name: str, version: str | None) -> tuple[str, ...]:
+    scope = [f'otel_scope_name="{escape(name)}"']
+    if version:
+        scope.append(f'otel_scope_version="{escape(version)}"')
+    return tuple(scope)
 
 
 def _encode(text: str) -> bytes:
@@ -137,59 +179,85 @@ def _encode(text: str) -> bytes:
         return _SURROGATES.sub("\ufffd", text).encode("utf-8")
 
 
-def _add_metric(
-    families: dict[str, _Family],
-    name: str,
-    unit: str,
-    description: str,
-    data: object,
-    scope: tuple[str, ...],
-) -> None:
+def _kind_of(name: str, data: object) -> str:
     if isinstance(data, Sum):
-        kind = "counter" if data.is_monotonic else "gauge"
-    elif isinstance(data, Gauge):
-        kind = "gauge"
-    elif isinstance(data, Histogram):
-        kind = "histogram"
-    else:
-        raise TypeError(f"{name}: {type(data).__name__} has no Prometheus text form")
-    family_name = metric_name(name, unit, kind)
-    family = families.get(family_name)
-    if family is None:
-        family = families[family_name] = _Family(kind, description)
-    elif family.kind != kind:
-        raise TypeError(f"{name}: {family_name} is already a {family.kind}, not a {kind}")
-    lines = family.lines
+        return "counter" if data.is_monotonic else "gauge"
+    if isinstance(data, Gauge):
+        return "gauge"
+    if isinstance(data, (Histogram, ExponentialHistogram)):
+        return "histogram"
+    raise TypeError(f"{name}: {type(data).__name__} has no Prometheus text form")
+
+
+def _add_metric(
+    out: _Render, name: str, unit: str, description: str, data: object, scope: tuple[str, ...]
+) -> None:
+    kind = _kind_of(name, data)
+    fmt = out.fmt
+    full = utf8_metric_name(name, unit, kind) if fmt.utf8 else metric_name(name, unit, kind)
+    # OpenMetrics names a counter's family without its ``_total`` (its sample has it).
+    base = full.removesuffix("_total") if fmt.openmetrics and kind == "counter" else full
+    words = unit_words(unit, kind)
+    om_unit = words if fmt.openmetrics and words and base.endswith("_" + words) else ""
+    family = out.family(base, kind, description, om_unit)
+    if isinstance(data, ExponentialHistogram):  # no native form in text: classic (``_native``)
+        data = Histogram([classic_point(p) for p in data.data_points], data.aggregation_temporality)
     if isinstance(data, Histogram):
-        base = family_name
         for point in data.data_points:
-            tail = labels(point.attributes, scope, _HISTOGRAM_RESERVED)[1:]  # without the "{"
-            cumulative = 0
-            for bound, count in zip(
-                _bounds(point.explicit_bounds), point.bucket_counts, strict=True
-            ):
-                cumulative += count
-                lines.append(f'{base}_bucket{{le="{bound}",{tail} {cumulative}')
-            lines.append(f"{base}_sum{{{tail} {format_value(point.sum)}")
-            lines.append(f"{base}_count{{{tail} {point.count}")
+            out.refused += histogram_lines(family.lines, family.seen, base, point, scope, fmt)
         return
-    for number in data.data_points:
-        lines.append(
-            f"{family_name}{labels(number.attributes, scope)} {format_value(number.value)}"
-        )
+    numbers: Sequence[NumberDataPoint] = data.data_points  # type: ignore[attr-defined]
+    for number in numbers:
+        out.refused += _number_lines(family, base, full, kind, number, scope, fmt)
 
 
-def _bounds(explicit: Iterable[float]) -> list[str]:
-    return [format_value(float(b)) for b in explicit] + ["+Inf"]
+def _number_lines(
+    family: _Family,
+    base: str,
+    full: str,
+    kind: str,
+    point: NumberDataPoint,
+    scope: tuple[str, ...],
+    fmt: Format,
+) -> int:
+    """A counter's or gauge's sample (with ``_created`` and an exemplar in OpenMetrics); 1 if
+    OpenMetrics cannot hold it (a negative or NaN counter) or its series was written already
+    (two metrics of one name), else 0."""
+    value = point.value
+    label_pairs = pairs(point.attributes, scope, utf8=fmt.utf8)
+    if label_pairs in family.seen:
+        return 1
+    family.seen.add(label_pairs)
+    lines = family.lines
+    if not (fmt.openmetrics and kind == "counter"):
+        lines.append(sample(full, label_pairs, format_value(value)))
+        return 0
+    if not value >= 0:  # NaN too
+        return 1
+    exemplar = exemplar_text(latest(point.exemplars))
+    lines.append(sample(full, label_pairs, format_value(value), exemplar))
+    start = point.start_time_unix_nano
+    if start:
+        lines.append(sample(base + "_created", label_pairs, format_value(start / 1e9)))
+    return 0
 
 
-def _join(families: Mapping[str, _Family]) -> str:
-    out: list[str] = []
-    for name, family in families.items():
-        if family.help:
-            escaped = family.help.replace("\\", "\\\\").replace("\n", "\\n")
-            out.append(f"# HELP {name} {escaped}")
-        out.append(f"# TYPE {name} {family.kind}")
-        out.extend(family.lines)
-    out.append("")
-    return "\n".join(out)
+def _help(text: str, openmetrics: bool) -> str:
+    escaped = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return escaped.replace('"', '\\"') if openmetrics else escaped
+
+
+def _join(out: _Render) -> str:
+    lines: list[str] = []
+    openmetrics = out.fmt.openmetrics
+    for name, family in out.families.items():
+        token = name_token(name)
+        if family.help.strip():
+            lines.append(f"# HELP {token} {_help(family.help, openmetrics)}")
+        lines.append(f"# TYPE {token} {family.kind}")
+        if family.unit:
+            lines.append(f"# UNIT {token} {family.unit}")
+        lines.extend(family.lines)
+    lines.append("# EOF" if openmetrics else "")
+    text = "\n".join(lines)
+    return text + "\n" if openmetrics else text

@@ -21,7 +21,8 @@ from otelkit._sdk_compat import reader_registered
 from otelkit.config import _parse
 from otelkit.config._settings import Setting
 from otelkit.exporters._plugin import ExporterPlugin
-from otelkit.exporters.prometheus import _bind, _endpoint, _exposition, _tls
+from otelkit.exporters.prometheus import _bind, _endpoint, _exposition, _native, _tls
+from otelkit.exporters.prometheus._negotiation import CLASSIC, Format
 
 if TYPE_CHECKING:
     import ssl
@@ -92,11 +93,11 @@ class PrometheusReader(MetricReader):
     ) -> None:
         self._latest = metrics_data
 
-    def scrape(self) -> bytes:
+    def scrape(self, fmt: Format = CLASSIC) -> bytes:
         shared = self.shared
         if shared is None:
-            return _exposition.render(self.collect_now(), self.resource)
-        return _exposition.render(shared.exposition(), shared.resource)
+            return _exposition.render(self.collect_now(), self.resource, fmt)
+        return _exposition.render(shared.exposition(), shared.resource, fmt)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         # The listener may still serve a scrape until the plugin closes it: from now on
@@ -183,6 +184,7 @@ class PrometheusPlugin(ExporterPlugin):
         )
         directory = self._shared_directory()
         if directory is not None:
+            _native.refuse_shared(self.core, directory)  # native histograms are per process
             # Before the listener: its first scrape must already add up the directory (a
             # worker answering with its own empty numbers would take a counter back to zero).
             try:
@@ -277,6 +279,12 @@ class PrometheusPlugin(ExporterPlugin):
         """The directory the processes share, when this process is one of several."""
         shared = self._reader.shared if self._reader is not None else None
         return shared.directory if shared is not None else None
+
+    def summed_metrics(self) -> MetricsData | None:
+        """The whole server's metrics, as a scrape returns them (None when not shared): what
+        the process that evaluates the alert rules for the server reads."""
+        shared = self._reader.shared if self._reader is not None else None
+        return shared.exposition() if shared is not None else None
 
     def close(self) -> None:
         if self._listener is not None:

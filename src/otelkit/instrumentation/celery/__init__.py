@@ -8,6 +8,9 @@ modules, each with one job:
 - ``_message``: what is read from a message or request (headers, queue, when it was ready).
 - ``_publish``: the publisher's receivers (headers, the ``send {task}`` span).
 - ``_worker``: the worker's receivers (runs, outcomes decided outside a run, pool processes).
+- ``_broker``: the length of the queues on a Redis broker (kombu's keys, one round trip).
+- ``_backlog``: ``celery.queue.length`` and ``celery.worker.reserved_tasks``, read at collection
+  time in the worker's main process.
 - ``_install``: connecting the receivers, explicitly or for ``init_telemetry()``.
 """
 

@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from otelkit._errors import ConfigError
+from otelkit.instrumentation.celery._backlog import worker_started
 from otelkit.instrumentation.celery._publish import after_publish, before_publish
 from otelkit.instrumentation.celery._worker import (
     failure,
@@ -58,6 +59,8 @@ _RECEIVERS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("task_unknown", rejected),
     ("worker_process_init", process_init),
     ("worker_process_shutdown", process_shutdown),
+    ("worker_init", worker_started),
+    ("worker_ready", worker_started),
 )
 
 _lock = threading.Lock()

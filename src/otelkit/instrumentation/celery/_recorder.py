@@ -104,8 +104,26 @@ ACTIVE_TASKS = MetricSpec(
     (_QUEUE,),
     INTEGRATION,
 )
-METRICS = (RUNS, DURATION, QUEUE_WAIT, ACTIVE_TASKS)
-"""The task metrics, for the catalog; the recorder creates its instruments from them."""
+QUEUE_LENGTH = MetricSpec(
+    "celery.queue.length",
+    "observable_gauge",
+    "{message}",
+    "Messages waiting in the broker's queue, read at collection time by each worker's main "
+    "process (Redis brokers); every worker of a service reads the same queue.",
+    (_QUEUE,),
+    INTEGRATION,
+)
+RESERVED_TASKS = MetricSpec(
+    "celery.worker.reserved_tasks",
+    "observable_updowncounter",
+    "{task}",
+    "Tasks this worker has taken from the broker (prefetched) and not yet started.",
+    (_QUEUE,),
+    INTEGRATION,
+)
+METRICS = (RUNS, DURATION, QUEUE_WAIT, ACTIVE_TASKS, QUEUE_LENGTH, RESERVED_TASKS)
+"""The task metrics, for the catalog; the recorder creates its instruments from the first
+four, ``_backlog`` the two observable ones."""
 
 
 class CeleryRecorder(Recorder):

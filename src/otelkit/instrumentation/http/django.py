@@ -112,12 +112,20 @@ def _route(request: Any) -> str | None:
 @guarded("django", None)
 def _end(exchange: Exchange, request: Any, response: Any) -> None:
     exchange.status = int(response.status_code)
-    route, error = _route(request), getattr(request, "_otelkit_error_type", None)
-    exchange.detach_context()
+    route = _route(request)
+    # Django answers Http404, PermissionDenied and the like with a 4xx: the view raised, but
+    # the server did not fail, so the exception is not the request's error.type (as with a
+    # framework's HTTPException under ASGI, which otelkit never even sees).
+    error = getattr(request, "_otelkit_error_type", None) if exchange.status >= 500 else None
     if not getattr(response, "streaming", False):
         exchange.response_size = len(getattr(response, "content", b""))
-        exchange.finish(route, error)
-    elif getattr(response, "is_async", False):
+        try:
+            exchange.finish(route, error)  # with the span current: its exemplar
+        finally:
+            exchange.detach_context()
+        return
+    exchange.detach_context()
+    if getattr(response, "is_async", False):
         response.streaming_content = _measured_async(
             response.streaming_content, exchange, route, error
         )

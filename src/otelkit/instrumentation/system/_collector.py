@@ -22,6 +22,7 @@ from otelkit._version import __version__
 from otelkit.instrumentation.system import _process_observers, _system_observers
 from otelkit.instrumentation.system._catalog import (
     COMPONENT,
+    DETAIL,
     METRICS,
     MIN_WINDOW_S,
     SCOPE,
@@ -45,7 +46,8 @@ class SystemMetrics:
     """The observable instruments of ``METRICS`` on one meter provider.
 
     ``read`` takes one ``Sample``; it is called once per collection (the seam the tests use to
-    count psutil reads). ``min_window`` is the shortest CPU measurement window in seconds.
+    count psutil reads). ``min_window`` is the shortest CPU measurement window in seconds;
+    ``detail`` adds the instruments of ``OTELKIT_SYSTEM_METRICS_DETAIL`` (``DETAIL``).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class SystemMetrics:
         min_window: float = MIN_WINDOW_S,
         load_average: bool = True,
         file_descriptors: bool = True,
+        detail: bool = False,
     ) -> None:
         self._read = read
         self._lock = threading.Lock()
@@ -74,6 +77,8 @@ class SystemMetrics:
             del observers[SYSTEM_CPU_LOAD_AVERAGE_1M]
         if not file_descriptors:
             del observers[PROCESS_UNIX_FILE_DESCRIPTOR_COUNT]
+        if not detail:
+            observers = {name: o for name, o in observers.items() if name not in DETAIL}
 
         meter = meter_provider.get_meter(SCOPE, __version__)
         create = {

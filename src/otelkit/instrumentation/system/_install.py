@@ -56,8 +56,11 @@ def available(*, required: bool = False) -> bool:
     return True
 
 
-def install(meter_provider: MeterProvider, *, required: bool = False) -> SystemMetrics | None:
-    """Register the observable system and process instruments on ``meter_provider``.
+def install(
+    meter_provider: MeterProvider, *, required: bool = False, detail: bool = False
+) -> SystemMetrics | None:
+    """Register the observable system and process instruments on ``meter_provider`` (with
+    ``detail``, those of ``OTELKIT_SYSTEM_METRICS_DETAIL`` too).
 
     Without psutil: ``ConfigError`` if ``required``, else one warning and nothing installed.
     A provider that already has them is left as it is (None is returned).
@@ -73,7 +76,8 @@ def install(meter_provider: MeterProvider, *, required: bool = False) -> SystemM
         _installed.add(meter_provider)
     return SystemMetrics(
         meter_provider,
-        PsutilReader(psutil).read,
+        PsutilReader(psutil, detail=detail).read,
         load_average=hasattr(os, "getloadavg"),
         file_descriptors=hasattr(psutil.Process, "num_fds"),
+        detail=detail,
     )

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.semconv._incubating.attributes.cpu_attributes import CpuModeValues
 
 from otelkit._errors import guarded
-from otelkit.instrumentation.system._catalog import COMPONENT, MEMORY_STATES, SYSTEM_CPU_MODES
+from otelkit.instrumentation.system._catalog import (
+    COMPONENT,
+    MEMORY_STATES,
+    PROCESS_STATES,
+    SYSTEM_CPU_MODES,
+)
 from otelkit.instrumentation.system._filesystems import LINUX, local
 from otelkit.instrumentation.system._sample import Filesystem, ProcessSample, Sample
 
@@ -23,17 +28,22 @@ if TYPE_CHECKING:
 
 __all__ = ["PsutilReader"]
 
+_PerInterface = dict[str, tuple[int, int]]
+
 
 class PsutilReader:
     """Takes a ``Sample`` from psutil; each part is read by one psutil call.
 
     ``psutil`` is the psutil module, or anything with its functions (tests pass a stand-in
-    that counts the calls). Parts fail independently: an error in one is counted and logged
-    once (``otelkit._errors.guarded``) and the rest of the sample is still taken.
+    that counts the calls). ``detail`` adds per-CPU times, processes by state and the network
+    packets and errors (read from the call that reads the bytes). Parts fail independently:
+    an error in one is counted and logged once (``otelkit._errors.guarded``) and the rest of
+    the sample is still taken.
     """
 
-    def __init__(self, psutil: Any) -> None:
+    def __init__(self, psutil: Any, *, detail: bool = False) -> None:
         self._psutil = psutil
+        self._detail = detail
         self._pid = -1
         self._process: Any = None
         self._fds = hasattr(psutil.Process, "num_fds")
@@ -44,6 +54,8 @@ class PsutilReader:
 
     def read(self) -> Sample:
         memory = self._memory()
+        network = self._network()
+        detail = self._detail
         return Sample(
             monotonic=time.monotonic(),
             wall=time.time(),
@@ -51,14 +63,24 @@ class PsutilReader:
             memory=memory[0] if memory else None,
             memory_total=memory[1] if memory else 0,
             filesystems=self._filesystems(),
-            network=self._network(),
+            network=network[0] if network else None,
             load_1m=self._load_1m(),
             process=self._process_sample(),
+            processes=self._processes(),
+            per_cpu_seconds=self._per_cpu_seconds() if detail else None,
+            network_packets=network[1] if network and detail else None,
+            network_errors=network[2] if network and detail else None,
         )
 
     @guarded(COMPONENT, None)
     def _cpu_seconds(self) -> dict[str, float] | None:
-        times = self._psutil.cpu_times()
+        return self._by_mode(self._psutil.cpu_times())
+
+    @guarded(COMPONENT, None)
+    def _per_cpu_seconds(self) -> list[dict[str, float]] | None:
+        return [self._by_mode(times) for times in self._psutil.cpu_times(percpu=True)]
+
+    def _by_mode(self, times: Any) -> dict[str, float]:
         if self._cpu_fields is None:  # decided once: which fields this platform has
             present = set(times._fields)
             self._cpu_fields = tuple(
@@ -67,6 +89,19 @@ class PsutilReader:
                 if any(f in present for f in fields)
             )
         return {mode: sum(getattr(times, f) for f in fields) for mode, fields in self._cpu_fields}
+
+    @guarded(COMPONENT, None)
+    def _processes(self) -> dict[str, int] | None:
+        if not self._detail:
+            return {"": len(self._psutil.pids())}
+        states: dict[str, int] = {}
+        for process in self._psutil.process_iter(["status"]):
+            status = process.info.get("status")
+            if status is None:  # gone meanwhile, or not ours to read
+                continue
+            state = PROCESS_STATES.get(status, "sleeping")
+            states[state] = states.get(state, 0) + 1
+        return states
 
     @guarded(COMPONENT, None)
     def _memory(self) -> tuple[dict[str, int], int] | None:
@@ -101,9 +136,14 @@ class PsutilReader:
         return tuple(found)
 
     @guarded(COMPONENT, None)
-    def _network(self) -> dict[str, tuple[int, int]] | None:
+    def _network(self) -> tuple[_PerInterface, _PerInterface, _PerInterface] | None:
+        """Bytes, packets and errors (transmitted, received) per interface, from one call."""
         counters = self._psutil.net_io_counters(pernic=True)
-        return {name: (c.bytes_sent, c.bytes_recv) for name, c in counters.items()}
+        return (
+            {name: (c.bytes_sent, c.bytes_recv) for name, c in counters.items()},
+            {name: (c.packets_sent, c.packets_recv) for name, c in counters.items()},
+            {name: (c.errout, c.errin) for name, c in counters.items()},
+        )
 
     def _load_1m(self) -> float | None:
         if not self._load:

@@ -60,6 +60,14 @@ class Sample:
     """Interface name → (bytes transmitted, bytes received)."""
     load_1m: float | None
     process: ProcessSample | None
+    processes: Mapping[str, int] | None = None
+    """Processes on the host by ``process.state`` (``""``: the total, states not read)."""
+    per_cpu_seconds: Sequence[Mapping[str, float]] | None = None
+    """Cumulative CPU seconds of each logical CPU by ``cpu.mode`` (detail only)."""
+    network_packets: Mapping[str, tuple[int, int]] | None = None
+    """Interface name → (packets transmitted, packets received) (detail only)."""
+    network_errors: Mapping[str, tuple[int, int]] | None = None
+    """Interface name → (transmit errors, receive errors) (detail only)."""
 
 
 @dataclass(frozen=True)

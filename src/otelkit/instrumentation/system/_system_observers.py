@@ -9,24 +9,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from opentelemetry.metrics import Observation
-from opentelemetry.semconv._incubating.attributes.cpu_attributes import CPU_MODE
+from opentelemetry.semconv._incubating.attributes.cpu_attributes import CPU_LOGICAL_NUMBER, CPU_MODE
 from opentelemetry.semconv._incubating.attributes.network_attributes import (
     NETWORK_INTERFACE_NAME,
     NETWORK_IO_DIRECTION,
     NetworkIoDirectionValues,
 )
+from opentelemetry.semconv._incubating.attributes.process_attributes import PROCESS_STATE
 from opentelemetry.semconv._incubating.attributes.system_attributes import (
     SYSTEM_FILESYSTEM_STATE,
     SYSTEM_MEMORY_STATE,
     SystemFilesystemStateValues,
 )
 from opentelemetry.semconv._incubating.metrics.system_metrics import (
+    SYSTEM_CPU_TIME,
     SYSTEM_CPU_UTILIZATION,
     SYSTEM_FILESYSTEM_USAGE,
     SYSTEM_FILESYSTEM_UTILIZATION,
     SYSTEM_MEMORY_USAGE,
     SYSTEM_MEMORY_UTILIZATION,
+    SYSTEM_NETWORK_ERRORS,
     SYSTEM_NETWORK_IO,
+    SYSTEM_NETWORK_PACKET_COUNT,
+    SYSTEM_PROCESS_COUNT,
 )
 
 from otelkit.instrumentation.system._catalog import (
@@ -89,12 +94,39 @@ def _filesystem_utilization(snapshot: Snapshot) -> list[Observation]:
     ]
 
 
-def _network_io(snapshot: Snapshot) -> list[Observation]:
+def _per_interface(counts: Mapping[str, tuple[int, int]] | None) -> list[Observation]:
     observations = []
-    for name, (sent, received) in (snapshot.sample.network or {}).items():
+    for name, (sent, received) in (counts or {}).items():
         observations.append(Observation(sent, {NETWORK_INTERFACE_NAME: name, **_TRANSMIT}))
         observations.append(Observation(received, {NETWORK_INTERFACE_NAME: name, **_RECEIVE}))
     return observations
+
+
+def _network_io(snapshot: Snapshot) -> list[Observation]:
+    return _per_interface(snapshot.sample.network)
+
+
+def _network_packets(snapshot: Snapshot) -> list[Observation]:
+    return _per_interface(snapshot.sample.network_packets)
+
+
+def _network_errors(snapshot: Snapshot) -> list[Observation]:
+    return _per_interface(snapshot.sample.network_errors)
+
+
+def _process_count(snapshot: Snapshot) -> list[Observation]:
+    return [
+        Observation(count, {PROCESS_STATE: state} if state else None)
+        for state, count in (snapshot.sample.processes or {}).items()
+    ]
+
+
+def _cpu_time(snapshot: Snapshot) -> list[Observation]:
+    return [
+        Observation(seconds, {CPU_MODE: mode, CPU_LOGICAL_NUMBER: number})
+        for number, modes in enumerate(snapshot.sample.per_cpu_seconds or ())
+        for mode, seconds in modes.items()
+    ]
 
 
 def _load_average(snapshot: Snapshot) -> list[Observation]:
@@ -110,5 +142,9 @@ OBSERVERS: Mapping[str, Callable[[Snapshot], list[Observation]]] = {
     SYSTEM_FILESYSTEM_UTILIZATION: _filesystem_utilization,
     SYSTEM_NETWORK_IO: _network_io,
     SYSTEM_CPU_LOAD_AVERAGE_1M: _load_average,
+    SYSTEM_PROCESS_COUNT: _process_count,
+    SYSTEM_CPU_TIME: _cpu_time,
+    SYSTEM_NETWORK_PACKET_COUNT: _network_packets,
+    SYSTEM_NETWORK_ERRORS: _network_errors,
 }
 """Instrument name → the function that observes it."""

@@ -1,4 +1,5 @@
-"""The attributes of one call: static ones, or a function of the call's arguments.
+"""The attributes of one call: static ones, a function of the call's arguments, and a
+function of its result.
 
 They are cleaned and resolved into the key of a fast series and the attribute dict: static
 ones once, when the decorator is applied, computed ones on every call. Cleaning keeps what
@@ -6,7 +7,8 @@ OpenTelemetry accepts as an attribute (a non-empty ``str`` key; a ``str``, ``boo
 ``float`` value, or a homogeneous list or tuple of one of them, kept as a tuple) and drops the
 rest (``dict``, ``None``, mixed sequences, other objects), each drop counted and logged once
 per kind (``record_internal_error("attributes", InvalidAttribute(...))``). A function that
-raises is logged once and the static attributes are used: nothing here raises into the caller.
+raises (or returns no mapping) is logged once and counted (``otelkit.internal.errors``), and
+the attributes known without it are used: nothing here raises into the caller.
 
 The series key tells ``1``, ``1.0`` and ``True`` apart (they are equal in Python), and a NaN
 from another (``nan != nan``), so each value gets its own series and a NaN one series.
@@ -23,9 +25,11 @@ from otelkit._errors import record_internal_error
 from otelkit.metrics._fastpath import dropped
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from otelkit.metrics._business._instruments import Attributes
 
-__all__ = ["CallAttributes", "InvalidAttribute", "clean"]
+__all__ = ["CallAttributes", "InvalidAttribute", "ResultAttributes", "clean"]
 
 _SCALARS = (bool, str, int, float)  # bool before int: True is an int too
 _EXACT = frozenset(_SCALARS)
@@ -132,3 +136,27 @@ class CallAttributes:
         if error is None:
             return key, attributes
         return (*key, (ERROR_TYPE, error)), {**attributes, ERROR_TYPE: error}
+
+
+class ResultAttributes:
+    """Attributes from a function of the call's result, added to (and overriding) the others."""
+
+    __slots__ = ("_component", "_function")
+
+    def __init__(self, function: Callable[[Any], Mapping[str, Any]], component: str) -> None:
+        self._component = component
+        self._function = function
+
+    def merge(
+        self, key: tuple[Any, ...], attributes: dict[str, Any], result: Any
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        try:
+            computed: Any = self._function(result)  # users' functions are not type-checked
+            if not isinstance(computed, Mapping):
+                computed = dict(computed)
+        except Exception as exc:
+            record_internal_error(self._component, exc)
+            return key, attributes
+        if not computed:
+            return key, attributes
+        return clean({**attributes, **computed})

@@ -1,4 +1,5 @@
-"""``gauge()``: values read by a callback at every collection, on every configuration.
+"""``gauge()``: values read by a callback at every collection, on every configuration (and
+``set_gauge()``'s, ``_set_gauge``, created with them).
 
 The callbacks are kept here, so ``register_gauges`` can create them on the meter provider of
 each configuration ``init_telemetry()`` builds, and ``gauge()`` creates a new one on the
@@ -15,8 +16,9 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from otelkit._errors import ConfigError, record_internal_error
 from otelkit.metrics._business._attributes import clean
-from otelkit.metrics._business._declared import declare
+from otelkit.metrics._business._declared import Definition, call_site, declare, forget
 from otelkit.metrics._business._instruments import SCOPE, check_name
+from otelkit.metrics._business._set_gauge import register_last_values
 from otelkit.metrics._fastpath import REGISTRY
 
 if TYPE_CHECKING:
@@ -37,16 +39,30 @@ def gauge(
     check_name(name, "gauge")
     if not callable(callback):
         raise ConfigError(f"gauge({name!r}, callback={callback!r}): the callback must be callable.")
-    if name in _gauges or REGISTRY.has(name):
-        raise ConfigError(
-            f"gauge({name!r}): an instrument of that name already exists. Use one name per metric."
-        )
+    site = call_site(1)
+    new = declare(
+        name,
+        Definition("observable_gauge", "", ""),
+        what="gauge",
+        site=site,
+        open_attributes=True,
+        catalog_description="Reported by gauge().",
+    )
     try:
-        REGISTRY.claim(name, "gauge")
-    except ValueError as exc:
-        raise ConfigError(f"gauge({name!r}) is refused: {exc}. Rename one of them.") from None
+        if name in _gauges or REGISTRY.has(name):
+            raise ConfigError(
+                f"gauge({name!r}) at {site}: an instrument of that name already exists. Use one "
+                "name per metric."
+            )
+        try:
+            REGISTRY.claim(name, "gauge")
+        except ValueError as exc:
+            raise ConfigError(f"gauge({name!r}) is refused: {exc}. Rename one of them.") from None
+    except ConfigError:
+        if new:
+            forget(name)
+        raise
     _gauges[name] = callback
-    declare(name, "observable_gauge", "", "Reported by gauge().", open_attributes=True)
     from otelkit import _active
 
     active = _active.current()
@@ -60,7 +76,10 @@ _gauges: dict[str, Callable[[], Any]] = {}
 def register_gauges(
     provider: MeterProvider, gauges: Mapping[str, Callable[[], Any]] | None = None
 ) -> None:
-    """Create the observable gauges on ``provider`` (all registered ones by default)."""
+    """Create the observable gauges on ``provider`` (all registered ones by default, and those
+    of ``set_gauge()``)."""
+    if gauges is None:
+        register_last_values(provider)
     meter = provider.get_meter(SCOPE.name, SCOPE.version)
     for name, callback in (gauges if gauges is not None else _gauges).items():
         meter.create_observable_gauge(name, callbacks=[_observe(name, callback)])

@@ -1,17 +1,17 @@
 """The instruments of the business API, made in otelkit's fast registry, and their validation.
 
 Decorators validate their arguments when they are applied (at import) and create their
-instrument in ``otelkit.metrics._fastpath.REGISTRY`` at once; a bad name, bucket list or
-attribute argument, or a name already used by another kind of instrument, raises
-``ConfigError`` then, never later in the caller. Duration histograms (unit ``s``) get the
-semantic-convention buckets, others the SDK's defaults.
+instrument in ``otelkit.metrics._fastpath.REGISTRY`` at once; a bad name, unit, description,
+bucket list or attribute argument, or a name already declared with another definition
+(``_declared``), raises ``ConfigError`` then, never later in the caller. Duration histograms
+(unit ``s``) get the semantic-convention buckets, others the SDK's defaults.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
@@ -19,13 +19,21 @@ from otelkit._errors import ConfigError
 from otelkit._version import __version__
 from otelkit.config import _parse
 from otelkit.config._core import SEMCONV_DURATION_BUCKETS
+from otelkit.metrics._business._declared import Definition, declare, forget
 from otelkit.metrics._fastpath import REGISTRY, FastHistogram, FastSum, NameCollision
 
 __all__ = [
     "SCOPE",
     "Attributes",
+    "NameClash",
+    "ResultAttributesFn",
     "check_attributes",
+    "check_description",
     "check_name",
+    "check_result_function",
+    "check_unit",
+    "created",
+    "histogram_bounds",
     "make_histogram",
     "make_sum",
 ]
@@ -36,6 +44,13 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-/]{0,254}")
 
 Attributes = Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None
 """Static attributes, or a function of the decorated function's arguments that returns them."""
+ResultAttributesFn = Callable[[Any], Mapping[str, Any]] | None
+"""A function of the value a decorated call returned that returns attributes."""
+# The OpenTelemetry API's limits: a unit of at most 63 ASCII characters, a description of
+# at most 1023 characters.
+_UNIT = re.compile(r"[\x20-\x7e]{0,63}")
+_DESCRIPTION_MAX = 1023
+T = TypeVar("T")
 
 
 def check_name(name: object, what: str) -> str:
@@ -47,14 +62,58 @@ def check_name(name: object, what: str) -> str:
     return name
 
 
-def _check_buckets(buckets: object, name: str, what: str) -> tuple[float, ...]:
+def check_unit(unit: object, name: str, what: str) -> str:
+    if isinstance(unit, str) and _UNIT.fullmatch(unit):
+        return unit
+    raise ConfigError(
+        f"{what}({name!r}, unit={unit!r}) is not valid. Accepted: a string of at most 63 "
+        "printable ASCII characters, a UCUM unit such as 's', 'ms', 'By', '1' or '{item}'."
+    )
+
+
+def check_description(description: object, name: str, what: str) -> str:
+    if isinstance(description, str) and len(description) <= _DESCRIPTION_MAX:
+        return description
+    raise ConfigError(
+        f"{what}({name!r}, description={description!r}) is not valid. Accepted: a string of "
+        f"at most {_DESCRIPTION_MAX} characters."
+    )
+
+
+def histogram_bounds(unit: str, buckets: object, name: str, what: str) -> tuple[float, ...]:
+    """The boundaries of a histogram: ``buckets`` checked, else the defaults for ``unit``."""
+    if buckets is None:
+        return SEMCONV_DURATION_BUCKETS if unit == "s" else _DEFAULT_BUCKETS
     try:
         return _parse.number_list(buckets)
     except _parse.Invalid as exc:
         raise ConfigError(
-            f"{what}({name!r}, buckets={buckets!r}) is not valid: {exc.reason}. Accepted: "
-            "non-negative, strictly increasing numbers."
+            f"{what}({name!r}, buckets={buckets!r}) is not valid: {exc.reason}. Accepted: a "
+            "non-empty list of finite, non-negative, strictly increasing numbers."
         ) from None
+
+
+def check_result_function(function: object, name: str, what: str) -> ResultAttributesFn:
+    if function is None or callable(function):
+        return function
+    raise ConfigError(
+        f"{what}({name!r}, attributes_from_result={function!r}) is not valid. Accepted: a "
+        "function of the call's result that returns a mapping of attributes, or None."
+    )
+
+
+def created(
+    name: str, definition: Definition, what: str, site: str, make: Callable[[], T], **catalog: Any
+) -> T:
+    """Declare ``name`` (``_declared``, which refuses another definition) and make its
+    instrument with ``make()``; the declaration is withdrawn if ``make`` is refused."""
+    new = declare(name, definition, what=what, site=site, **catalog)
+    try:
+        return make()
+    except ConfigError:
+        if new:
+            forget(name)
+        raise
 
 
 def check_attributes(attributes: object, name: str, what: str) -> Attributes:
@@ -67,13 +126,8 @@ def check_attributes(attributes: object, name: str, what: str) -> Attributes:
 
 
 def make_histogram(
-    name: str, unit: str, description: str, buckets: object, what: str
+    name: str, unit: str, description: str, bounds: tuple[float, ...], what: str
 ) -> FastHistogram:
-    bounds: tuple[float, ...]
-    if buckets is None:
-        bounds = SEMCONV_DURATION_BUCKETS if unit == "s" else _DEFAULT_BUCKETS
-    else:
-        bounds = _check_buckets(buckets, name, what)
     try:
         return REGISTRY.histogram(
             name, unit=unit, description=description, scope=SCOPE, boundaries=bounds
@@ -101,8 +155,13 @@ def make_sum(name: str, unit: str, description: str, monotonic: bool, what: str)
         ) from None
 
 
+class NameClash(ConfigError):
+    """A name whose Prometheus form another metric already takes (``orders.placed`` and
+    ``orders_placed``): a fault of the name's text, which may come from data at run time."""
+
+
 def _collision(what: str, name: str, exc: NameCollision) -> ConfigError:
-    return ConfigError(
+    return NameClash(
         f"{what}({name!r}) is refused: {exc}, and Prometheus would keep only some of their "
         "series. Rename one of them."
     )

@@ -1,5 +1,6 @@
-"""The cap on metric names created at run time (``record()``), so a name built from data
-(``record(f"latency.{customer}", ...)``) cannot grow the exposition without bound.
+"""The cap on metric names created at run time (``record()``, ``count()``, ``set_gauge()``),
+so a name built from data (``record(f"latency.{customer}", ...)``) cannot grow the exposition
+without bound.
 
 Names declared by decorators at import are not capped: they are written in the code. Names a
 call creates are admitted up to ``OTELKIT_METRIC_NAMES_LIMIT`` (1000 by default, set by

@@ -1,10 +1,12 @@
 """Around each call: the wrapper every decorator of the business API shares.
 
 A ``CallObserver`` says what to do before a call (``begin``) and after it, error or not
-(``end``); ``decorate`` wraps a sync or async function, generator or async generator, keeping
-its signature, and reports an exception by its class name (``error.type``) before re-raising
-it unchanged. ``ContextManagerMixin`` adds ``with``/``async with``, with fresh state per use
-(also across threads and tasks).
+(``end``, given the call's result when it returned one: a function's return value, a
+generator's ``return`` value, None for an async generator or a ``with`` block); ``decorate``
+wraps a sync or async function, generator or async generator, keeping its signature, and
+reports an exception by its class name (``error.type``) before re-raising it unchanged.
+``ContextManagerMixin`` adds ``with``/``async with``, with fresh state per use (also across
+threads and tasks).
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ def _failed(observer: CallObserver, exc: Exception) -> Any:
     return _FAILED
 
 
-def _end(observer: CallObserver, state: Any) -> None:
+def _end(observer: CallObserver, state: Any, result: Any = None) -> None:
     if state is not _FAILED:
         try:
-            observer.end(state, _NO_ERROR)
+            observer.end(state, _NO_ERROR, result)
         except Exception as exc:
             _failed(observer, exc)
 
@@ -64,7 +66,7 @@ class CallObserver:
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         raise NotImplementedError
 
-    def end(self, state: Any, error: str | None) -> None:
+    def end(self, state: Any, error: str | None, result: Any = None) -> None:
         raise NotImplementedError
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
@@ -103,7 +105,7 @@ class CallObserver:
                 except BaseException as exc:
                     _end_quietly(observer, state, exc)
                     raise
-                _end(observer, state)
+                _end(observer, state, result)
                 return result
 
             return gen_wrapper  # type: ignore[return-value]
@@ -120,7 +122,7 @@ class CallObserver:
                 except BaseException as exc:
                     _end_quietly(observer, state, exc)
                     raise
-                _end(observer, state)
+                _end(observer, state, result)
                 return result
 
             return async_wrapper  # type: ignore[return-value]
@@ -138,7 +140,7 @@ class CallObserver:
                 raise
             if state is not _FAILED:
                 try:
-                    observer.end(state, _NO_ERROR)
+                    observer.end(state, _NO_ERROR, result)
                 except Exception as exc:
                     _failed(observer, exc)
             return result

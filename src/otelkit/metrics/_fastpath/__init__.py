@@ -8,10 +8,12 @@ own lock. When a reader collects, every series becomes an OpenTelemetry data poi
 to what the SDK collected, in the reader's temporality: the exporters, the Prometheus exposition
 and the in-memory test reader see ordinary OTel metric data.
 
-What the SDK would do and this keeps: explicit-bucket histograms with count, sum, min and max;
+What the SDK would do and this keeps: explicit-bucket histograms with count, sum, min and max
+(and base-2 exponential ones for the readers that want them);
 cumulative and delta temporality per reader (delta min/max per interval); a cardinality limit
-per instrument with overflow into ``otel.metric.overflow=true``. What it does not do: views and
-exemplars do not apply to these instruments (their buckets are set by otelkit's settings).
+per instrument with overflow into ``otel.metric.overflow=true``; exemplars by the SDK's filter
+and default reservoirs (``_exemplars``). What it does not do: views do not apply to these
+instruments (their buckets are set by otelkit's settings).
 
 The hook into a reader is a private SDK seam (``otelkit._sdk_compat``); without it the same
 instruments forward every measurement to SDK instruments (``_fallback``).
@@ -20,11 +22,21 @@ Modules: ``_series`` (one attribute set's values), ``_instruments`` (series by a
 turned into metrics), ``_readers`` (per-reader state, the collection hook), ``_fallback`` (the
 forwarding series), ``_registry`` (the process's instruments and readers), ``_names`` (the
 Prometheus names an instrument takes, to refuse clashes), ``_drops`` (``otelkit.dropped`` and
-``otelkit.export.failures``: what otelkit did not deliver, counted), ``_store`` (the shared
-store's protocol, and its failures counted outside every instrument lock).
+``otelkit.export.failures``: what otelkit did not deliver, counted), ``_components`` (which
+component a count names, as ``otel.component.type``/``.name`` and ``error.type``), ``_meter``
+(the handle's SDK meter, whose instruments claim their Prometheus names), ``_store`` (the shared
+store's protocol, and its failures counted outside every instrument lock), ``_exemplars`` (the
+exemplar filter and reservoirs), ``_exponential`` (base-2 exponential buckets, as the SDK
+computes them) and ``_aggregation`` (which readers get them, and their data points).
 """
 
 from otelkit.metrics._fastpath._drops import DROPPED, EXPORT_FAILURES, dropped, export_failed
+from otelkit.metrics._fastpath._exemplars import (
+    as_exemplars,
+    kept,
+    sdk_exemplar_filter,
+    use_filter,
+)
 from otelkit.metrics._fastpath._instruments import (
     DEFAULT_CARDINALITY_LIMIT,
     OVERFLOW_ATTRIBUTES,
@@ -51,7 +63,11 @@ __all__ = [
     "_HistogramSeries",
     "_Instrument",
     "_SumSeries",
+    "as_exemplars",
     "dropped",
     "export_failed",
     "integral",
+    "kept",
+    "sdk_exemplar_filter",
+    "use_filter",
 ]

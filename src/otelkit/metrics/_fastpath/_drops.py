@@ -5,6 +5,11 @@ without a number on ``/metrics`` and over OTLP: spans and log records a full que
 failed exports, attribute sets folded into a cardinality overflow series (once each), invalid
 attribute values, names refused by the run-time name cap or a Prometheus name collision.
 
+Counts name an internal ``component`` string and a ``reason``; the counters carry them as
+``otel.component.type`` / ``otel.component.name`` / ``error.type`` (the mapping:
+``_components``). ``zero`` creates a series at 0, so that ``rate()`` and ``increase()`` work from
+the first scrape.
+
 This module imports nothing of otelkit: the instruments that hold the counts live in the fast
 registry, which binds its ``count`` here when it is created (``bind``), so that the instruments
 themselves can report an overflow without importing the registry back.
@@ -23,14 +28,16 @@ __all__ = [
     "count",
     "dropped",
     "export_failed",
+    "zero",
 ]
 
 DROPPED = "otelkit.dropped"
 """Items (spans, log records, measurements, attribute values) otelkit did not deliver."""
 EXPORT_FAILURES = "otelkit.export.failures"
-"""Exports that failed, by ``component`` (signal/exporter) and ``reason``."""
+"""Exports that failed, by exporter (``otel.component.type``/``.name``) and ``error.type``."""
 INTERNAL_ERRORS = "otelkit.internal.errors"
-"""Errors otelkit logged and swallowed, by ``component`` and ``reason`` (the exception's kind)."""
+"""Errors otelkit logged and swallowed, by the part of otelkit (``otel.component.type``) and
+``error.type`` (the exception's kind)."""
 
 Sink = Callable[[str, str, str, int], None]
 _sink: Sink | None = None
@@ -54,6 +61,20 @@ def count(metric: str, component: str, reason: str, amount: int = 1) -> None:
     _counting.active = True
     try:
         sink(metric, component, reason, amount)
+    except Exception:  # the loss accounting must not become a loss of its own
+        return
+    finally:
+        _counting.active = False
+
+
+def zero(metric: str, component: str, reason: str) -> None:
+    """Make ``metric``'s series of ``component``/``reason`` exist (at 0 until counted)."""
+    sink = _sink
+    if sink is None or getattr(_counting, "active", False):
+        return
+    _counting.active = True
+    try:
+        sink(metric, component, reason, 0)
     except Exception:  # the loss accounting must not become a loss of its own
         return
     finally:

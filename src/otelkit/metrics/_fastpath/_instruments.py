@@ -8,20 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
-    Histogram,
     HistogramDataPoint,
     Metric,
     NumberDataPoint,
     Sum,
 )
 
+from otelkit.metrics._fastpath._aggregation import exponential_points, histogram_data
 from otelkit.metrics._fastpath._drops import DROPPED, dropped
+from otelkit.metrics._fastpath._exemplars import as_exemplars, kept
 from otelkit.metrics._fastpath._fallback import (
     ForwardingHistogramSeries,
     ForwardingSumSeries,
     forwards,
 )
 from otelkit.metrics._fastpath._series import INF, _HistogramSeries, _SumSeries, integral
+from otelkit.metrics._fastpath._series import _CounterSeries as _Counter
 from otelkit.metrics._fastpath._store import Store, allocated, report
 
 if TYPE_CHECKING:
@@ -261,6 +263,8 @@ class FastHistogram(_Instrument):
         self._series_for(key, attributes).record(value)
 
     def _points(self, state: ReaderState, now: int, delta: bool) -> list[Any]:
+        if state.exponential:
+            return exponential_points(self, state, now, delta)
         slot = state.slots.get(id(self), -1)
         points = []
         for series in self.all_series():
@@ -274,6 +278,7 @@ class FastHistogram(_Instrument):
                     # own bounds hold every value counted here
                     series.interval_min[slot], series.interval_max[slot] = INF, -INF
             start = series.start_ns
+            since = state.last_ns if delta else 0  # a delta point: this interval's exemplars
             if delta:
                 previous = state.previous.get(id(series))
                 state.previous[id(series)] = (counts, total, count)
@@ -294,17 +299,17 @@ class FastHistogram(_Instrument):
                     explicit_bounds=list(self.boundaries),
                     min=low,
                     max=high,
-                    exemplars=[],
+                    exemplars=as_exemplars(kept(series), since),
                 )
             )
         return points
 
-    def _data(self, points: list[Any], temporality: AggregationTemporality) -> Histogram:
-        return Histogram(data_points=points, aggregation_temporality=temporality)
+    def _data(self, points: list[Any], temporality: AggregationTemporality) -> Any:
+        return histogram_data(points, temporality)
 
     def _values(self, series: Any) -> tuple[Any, ...]:
-        counts, total, count = series.read()
-        return counts, total, count
+        counts, total, count = series.read()  # and the exponential buckets (``_aggregation``)
+        return counts, total, count, series.expo.snapshot() if series.expo else None
 
     def add_slot(self, state: ReaderState | None = None) -> int:
         """A new interval slot (a delta reader's min and max since it last collected).
@@ -343,7 +348,7 @@ class FastSum(_Instrument):
     def _new_series(self, attributes: Attributes) -> _SumSeries:
         if self.sink is not None:
             return ForwardingSumSeries(attributes, self.sink)
-        return _SumSeries(attributes)
+        return _Counter(attributes) if self.monotonic else _SumSeries(attributes)
 
     def _create_sdk_instrument_with(self, meter: Any) -> Any:
         create = meter.create_counter if self.monotonic else meter.create_up_down_counter
@@ -365,6 +370,7 @@ class FastSum(_Instrument):
             with series.lock:
                 (value,) = self._values(series)
             start = series.start_ns
+            since = state.last_ns if delta else 0
             if delta:
                 previous = state.previous.get(id(series))
                 state.previous[id(series)] = (value,)
@@ -379,7 +385,7 @@ class FastSum(_Instrument):
                     start_time_unix_nano=start,
                     time_unix_nano=now,
                     value=value,
-                    exemplars=[],
+                    exemplars=as_exemplars(kept(series), since),
                 )
             )
         return points

@@ -34,8 +34,12 @@ if TYPE_CHECKING:
 class ReaderState:
     """What one reader has already seen, to compute its deltas."""
 
-    def __init__(self, temporality: Mapping[str, AggregationTemporality]) -> None:
+    def __init__(
+        self, temporality: Mapping[str, AggregationTemporality], exponential: bool = False
+    ) -> None:
         self.temporality = temporality
+        self.exponential = exponential
+        """Whether histograms reach this reader as exponential buckets (``_aggregation``)."""
         """The reader's temporality per instrument kind (``_sdk_compat.reader_temporality``)."""
         self.last_ns = time.time_ns()
         self.previous: dict[int, tuple[Any, ...]] = {}

@@ -11,7 +11,8 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otelkit import _errors, _sdk_compat
 from otelkit._version import __version__
-from otelkit.metrics._fastpath import _drops
+from otelkit.metrics._fastpath import _components, _drops
+from otelkit.metrics._fastpath._aggregation import wants_exponential
 from otelkit.metrics._fastpath._instruments import FastHistogram, FastSum, _Instrument
 from otelkit.metrics._fastpath._names import NameCollision, prometheus_samples
 from otelkit.metrics._fastpath._readers import ReaderState, collect_scopes, follow_readers, merge
@@ -34,9 +35,9 @@ _OWN = {
         "{item}",
         "Items otelkit did not deliver: spans and log records (full queue, failed export), "
         "attribute sets folded into the overflow series, invalid attribute values, refused "
-        "metric names.",
+        "metric names, what a shutdown could not wait for.",
     ),
-    _drops.EXPORT_FAILURES: ("{export}", "Exports that failed, by exporter and reason."),
+    _drops.EXPORT_FAILURES: ("{export}", "Exports that failed, by exporter and error type."),
     _drops.INTERNAL_ERRORS: (
         "{error}",
         "Errors inside otelkit that were logged and swallowed instead of reaching the application.",
@@ -159,6 +160,20 @@ class Registry:
             self._claimed[name] = kind
             self._samples.update(dict.fromkeys(prometheus_samples(name, unit, kind), name))
 
+    def reserve(self, name: str, kind: str, unit: str = "") -> None:
+        """Reserve the Prometheus names of an SDK instrument of the handle's meter: refused
+        (``NameCollision``) when another name takes one of them, or this name is another kind;
+        the same name and kind on both sides is one metric (told apart by its scope)."""
+        with self._lock:
+            existing = self._instruments.get(name)
+            held = existing.kind if existing is not None else self._claimed.get(name)
+            if held is not None:
+                if held != kind:
+                    raise NameCollision(f"{name!r} is already a {held}, not a {kind}")
+                return
+            self._check_samples(name, unit, kind)
+            self._samples.update(dict.fromkeys(prometheus_samples(name, unit, kind), name))
+
     def count_own(self, metric: str, component: str, reason: str, amount: int) -> None:
         """Add to one of otelkit's own loss counters (``_drops``)."""
         instrument = self._instruments.get(metric)
@@ -167,8 +182,8 @@ class Registry:
             instrument = self.sum(
                 metric, unit=unit, description=description, scope=OWN_SCOPE, monotonic=True
             )
-        attributes = {"component": component, "reason": reason}
-        instrument.add((component, reason), attributes, amount)
+        attributes = _components.attributes(component, reason)
+        instrument.add(tuple(attributes.items()), attributes, amount)
 
     def _adopt(self, instrument: _Instrument, transient: bool) -> None:
         """Register a new instrument in the current mode (call with ``_lock`` held)."""
@@ -214,6 +229,11 @@ class Registry:
     def has(self, name: str) -> bool:
         with self._lock:
             return name in self._instruments
+
+    def instruments(self) -> list[_Instrument]:
+        """Every fast instrument (the pre-fork store publishes their exemplars)."""
+        with self._lock:
+            return list(self._instruments.values())
 
     def attach(
         self,
@@ -274,7 +294,7 @@ class Registry:
         """
         if self.forwarding:
             return  # SDK instruments: every reader of the provider sees them already
-        state = ReaderState(_sdk_compat.reader_temporality(reader))
+        state = ReaderState(_sdk_compat.reader_temporality(reader), wants_exponential(reader))
         seen = state if from_now else None
         with self._lock:
             for instrument in self._instruments.values():
@@ -351,6 +371,10 @@ class Registry:
 
 REGISTRY = Registry()
 _drops.bind(REGISTRY.count_own)
+_drops.zero(_drops.DROPPED, "metrics", "cardinality_overflow")
+"""At 0 from the start in every process, whatever its exporters: the loss counter every
+dashboard and alert reads has a series before the first loss (the exporters' own are added
+when a configuration builds them)."""
 _errors.observe_internal_errors(
     lambda component, kind, amount: REGISTRY.count_own(
         _drops.INTERNAL_ERRORS, component, kind, amount

@@ -5,14 +5,24 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from otelkit.metrics._fastpath._exponential import Buckets
 
 if TYPE_CHECKING:
-    from collections.abc import MutableSequence
+    from collections.abc import Callable, MutableSequence
 
     from opentelemetry.util.types import Attributes
 
 INF = float("inf")
+
+EXPONENTIAL = False
+"""Whether histogram series also keep base-2 exponential buckets (``_aggregation``): set
+when a reader wants them, checked once per measurement."""
+
+TAKE: Callable[[float], Any] | None = None
+"""The exemplar filter (``_exemplars.use_filter``): called with each measurement, returns the
+exemplar to keep or None; None itself when exemplars are off (one check per measurement)."""
 
 
 def integral(value: float) -> float:
@@ -39,6 +49,8 @@ class _HistogramSeries:
         "attributes",
         "bounds",
         "cells",
+        "exemplars",
+        "expo",
         "interval_max",
         "interval_min",
         "lock",
@@ -58,6 +70,10 @@ class _HistogramSeries:
         self.interval_max = [-INF] * slots
         self.lock = threading.Lock()
         self.start_ns = time.time_ns()
+        self.exemplars: list[Any] | None = None
+        """The last exemplar of each bucket (``_exemplars``), from the first one kept."""
+        self.expo: Buckets | None = None
+        """The exponential buckets, kept beside the explicit ones once a reader wants them."""
 
     def record(self, value: float) -> None:
         index = bisect_left(self.bounds, value) + 2
@@ -75,6 +91,18 @@ class _HistogramSeries:
                     self.interval_min[slot] = value
                 if value > self.interval_max[slot]:
                     self.interval_max[slot] = value
+            if EXPONENTIAL:
+                expo = self.expo
+                if expo is None:
+                    expo = self.expo = Buckets()
+                expo.record(value)
+        if TAKE is not None:
+            found = TAKE(value)
+            if found is not None:
+                slots = self.exemplars
+                if slots is None:
+                    slots = self.exemplars = [None] * (len(self.bounds) + 1)
+                slots[index - 2] = found
 
     @property
     def count(self) -> int:
@@ -93,6 +121,8 @@ class _HistogramSeries:
         self.interval_min = [INF] * len(self.interval_min)
         self.interval_max = [-INF] * len(self.interval_max)
         self.start_ns = time.time_ns()
+        self.exemplars = None
+        self.expo = None
 
     def add_slot(self) -> None:
         """One more interval slot, empty (call with ``lock`` held)."""
@@ -123,3 +153,26 @@ class _SumSeries:
         self.lock = threading.Lock()
         self.cells = [0]
         self.start_ns = time.time_ns()
+
+
+class _CounterSeries(_SumSeries):
+    """A monotonic counter's series: keeps its last exemplar (a reservoir of one, as the
+    SDK's default for sums). Up-down counters keep none: they are gauges to Prometheus."""
+
+    __slots__ = ("exemplars",)
+
+    def __init__(self, attributes: Attributes) -> None:
+        super().__init__(attributes)
+        self.exemplars: tuple[Any, ...] = ()
+
+    def add(self, amount: float) -> None:
+        with self.lock:
+            self.cells[0] += amount
+        if TAKE is not None:
+            found = TAKE(amount)
+            if found is not None:
+                self.exemplars = (found,)
+
+    def reset(self) -> None:
+        super().reset()
+        self.exemplars = ()

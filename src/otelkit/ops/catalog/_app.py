@@ -6,7 +6,8 @@ business metrics as it loads. Which integrations it uses:
 
 - an integration whose library the application imports (itself or through another of its
   dependencies; otelkit's automatic instrumentation importing a library does not count):
-  FastAPI, Starlette, Flask or Django → ``http``, SQLAlchemy → ``db``, Celery → ``celery``;
+  FastAPI, Starlette, Flask or Django → ``http``, SQLAlchemy → ``db``, Celery → ``celery``,
+  httpx, requests, urllib3 or aiohttp → ``http_client``;
   ``system`` and ``process`` when psutil is installed; ``health`` and ``otelkit`` always;
 - narrowed to what its configuration switches on (``OTELKIT_INSTRUMENT``,
   ``OTELKIT_SYSTEM_METRICS``): the configuration the import started with ``init_telemetry()``,
@@ -55,6 +56,7 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "http": ("fastapi", "starlette", "flask", "django"),
     "db": ("sqlalchemy",),
     "celery": ("celery",),
+    "http_client": ("httpx", "requests", "urllib3", "aiohttp"),
 }
 """Integration → the libraries whose import by the application means it is used."""
 ALWAYS = frozenset({"health", "otelkit"})
@@ -64,6 +66,7 @@ _SWITCHES: dict[str, tuple[str, ...]] = {
     "celery": ("celery",),
     "system": ("system",),
     "process": ("system",),
+    "http_client": ("httpx", "requests", "urllib3", "aiohttp"),
 }
 """Integration → the ``OTELKIT_INSTRUMENT`` names that switch it on."""
 _WATCHED = frozenset(name for names in LIBRARIES.values() for name in names)

@@ -14,6 +14,7 @@ from otelkit.alerting import _dispatch as alerting_metrics
 from otelkit.health import _gauge as health_gauge
 from otelkit.instrumentation.celery import _recorder as celery_metrics
 from otelkit.instrumentation.http import _metrics as http_metrics
+from otelkit.instrumentation.http_client import _metrics as http_client_metrics
 from otelkit.instrumentation.sqlalchemy import _recorder as db_metrics
 from otelkit.instrumentation.system import _catalog as system_metrics
 from otelkit.metrics._business._declared import INTEGRATION as BUSINESS
@@ -26,7 +27,18 @@ if TYPE_CHECKING:
 
 __all__ = ["ORDER", "Catalog", "builtin"]
 
-ORDER = ("http", "db", "celery", "system", "process", "health", "alerting", "otelkit", BUSINESS)
+ORDER = (
+    "http",
+    "http_client",
+    "db",
+    "celery",
+    "system",
+    "process",
+    "health",
+    "alerting",
+    "otelkit",
+    BUSINESS,
+)
 """How integrations are listed (others, from future declarations, follow by name)."""
 
 
@@ -34,6 +46,7 @@ def builtin() -> tuple[MetricSpec, ...]:
     """Every metric otelkit itself can emit, whichever integrations run."""
     declarations = (
         *http_metrics.METRICS,
+        *http_client_metrics.METRICS,
         *db_metrics.METRICS,
         *celery_metrics.METRICS,
         *system_metrics.METRICS,

@@ -53,7 +53,9 @@ INTROS = {
     "SQLAlchemy engine (sync and async): query durations, and the connection pool.",
     "celery": "From `instrument_celery()` or the automatic instrumentation: task runs, "
     "durations and queue wait in the workers, active tasks per worker process.",
-    "system": "Read from psutil at each collection (`otelkit[system]`, `OTELKIT_SYSTEM_METRICS`).",
+    "system": "Read from psutil at each collection (`otelkit[system]`, `OTELKIT_SYSTEM_METRICS`). "
+    "The opt-in ones (CPU time per logical CPU, network packets and errors, processes by "
+    "state) come with `OTELKIT_SYSTEM_METRICS_DETAIL=on`.",
     "process": "This process, read from psutil at each collection, as the system metrics.",
     "health": "Each readiness check registered with `add_health_check()`, read at each collection.",
     "alerting": "When in-process alerting is on (`OTELKIT_ALERTS`): every notification, by "

@@ -9,15 +9,52 @@ emitted.
 
 from __future__ import annotations
 
+from opentelemetry.semconv._incubating.attributes.otel_attributes import (
+    OTEL_COMPONENT_NAME,
+    OTEL_COMPONENT_TYPE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+
 from otelkit.metrics._fastpath._drops import DROPPED, EXPORT_FAILURES, INTERNAL_ERRORS
-from otelkit.metrics._spec import MetricSpec, own
+from otelkit.metrics._spec import MetricSpec, development, stable
 
 __all__ = ["INTEGRATION", "METRICS"]
 
 INTEGRATION = "otelkit"
 
-_COMPONENT = own("component", description="The part of otelkit concerned (a module or plugin).")
-_REASON = own("reason", description="Why: the kind of error or of loss.")
+_TYPE = development(
+    OTEL_COMPONENT_TYPE,
+    description="The kind of component: batching_span_processor, otlp_http_span_exporter, "
+    "otelkit_metric_store, otelkit_<part> for otelkit's own parts.",
+)
+_NAME = development(
+    OTEL_COMPONENT_NAME,
+    description="The instance: <type>/<exporter plugin> (absent for otelkit's own parts).",
+)
+_ERROR = stable(ERROR_TYPE, description="The exception's class name.")
+_FAILURE = stable(
+    ERROR_TYPE,
+    "timeout",
+    "unavailable",
+    "rejected",
+    "exception",
+    "failed",
+    description="Why the export failed.",
+)
+_LOSS = stable(
+    ERROR_TYPE,
+    "queue_full",
+    "export_failed",
+    "shutdown_timeout",
+    "cardinality_overflow",
+    "invalid_attribute",
+    "invalid_name",
+    "name_limit",
+    "name_collision",
+    "invalid_value",
+    "invalid_definition",
+    description="Why the items were not delivered.",
+)
 
 METRICS = (
     MetricSpec(
@@ -25,15 +62,15 @@ METRICS = (
         "counter",
         "{error}",
         "Errors inside otelkit that were logged and swallowed instead of reaching the application.",
-        (_COMPONENT, _REASON),
+        (_TYPE, _ERROR),
         INTEGRATION,
     ),
     MetricSpec(
         EXPORT_FAILURES,
         "counter",
         "{export}",
-        "Exports that failed, by exporter and reason.",
-        (_COMPONENT, _REASON),
+        "Exports that failed, by exporter and error type.",
+        (_TYPE, _NAME, _FAILURE),
         INTEGRATION,
     ),
     MetricSpec(
@@ -42,8 +79,8 @@ METRICS = (
         "{item}",
         "Items otelkit did not deliver: spans and log records (full queue, failed export), "
         "attribute sets folded into the overflow series, invalid attribute values, refused "
-        "metric names.",
-        (_COMPONENT, _REASON),
+        "metric names, what a shutdown could not wait for.",
+        (_TYPE, _NAME, _LOSS),
         INTEGRATION,
     ),
 )

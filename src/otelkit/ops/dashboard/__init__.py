@@ -27,7 +27,11 @@ __all__ = ["generate", "render"]
 
 
 def generate(
-    catalog: Catalog, *, service: str | None = None, slos: Sequence[SLO] | None = None
+    catalog: Catalog,
+    *,
+    service: str | None = None,
+    slos: Sequence[SLO] | None = None,
+    native_histograms: bool = False,
 ) -> dict[str, Any]:
     """The Grafana dashboard (JSON model) for the metrics of ``catalog``.
 
@@ -35,7 +39,8 @@ def generate(
     dashboard after it. ``slos``: the objectives whose error budget and burn rates the SLO row
     shows, as ``otelkit rules`` records them (default: those the application registered with
     ``register_slo``; none, no SLO row). Needs ``grafana-foundation-sdk`` (the ``cli`` extra,
-    Python 3.11+).
+    Python 3.11+). ``native_histograms``: the queries read Prometheus native histograms
+    (``OTELKIT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram``).
     """
     from otelkit.ops.dashboard._build import generate as build
 
@@ -43,7 +48,7 @@ def generate(
         from otelkit.ops.rules import registered_slos
 
         slos = registered_slos()
-    return build(catalog, service=service, slos=tuple(slos))
+    return build(catalog, service=service, slos=tuple(slos), native_histograms=native_histograms)
 
 
 def render(dashboard: dict[str, Any]) -> str:

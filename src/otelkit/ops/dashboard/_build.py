@@ -11,6 +11,7 @@ from grafana_foundation_sdk.builders.dashboard import Row as RowBuilder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DashboardCursorSync
 
+from otelkit.ops._native import native_dashboard
 from otelkit.ops.dashboard import (
     _rows_alerts,
     _rows_business,
@@ -19,6 +20,8 @@ from otelkit.ops.dashboard import (
     _rows_health,
     _rows_host,
     _rows_http,
+    _rows_http_client,
+    _rows_self,
     _rows_slo,
 )
 from otelkit.ops.dashboard._names import Names
@@ -41,10 +44,12 @@ def rows(catalog: Catalog, slos: Sequence[SLO] = ()) -> tuple[Row, ...]:
     names = Names(catalog)
     return (
         *_rows_http.rows(names),
+        *_rows_http_client.rows(names),
         *_rows_db.rows(names),
         *_rows_celery.rows(names),
         *_rows_host.rows(names),
         *_rows_health.rows(names),
+        *_rows_self.rows(names),
         *_rows_alerts.rows(),
         *_rows_slo.rows(slos),
         *_rows_business.rows(catalog),
@@ -52,9 +57,14 @@ def rows(catalog: Catalog, slos: Sequence[SLO] = ()) -> tuple[Row, ...]:
 
 
 def generate(
-    catalog: Catalog, *, service: str | None = None, slos: Sequence[SLO] = ()
+    catalog: Catalog,
+    *,
+    service: str | None = None,
+    slos: Sequence[SLO] = (),
+    native_histograms: bool = False,
 ) -> dict[str, Any]:
-    """The Grafana dashboard JSON model for ``catalog`` (see ``otelkit.ops.dashboard``)."""
+    """The Grafana dashboard JSON model for ``catalog`` (see ``otelkit.ops.dashboard``);
+    ``native_histograms``: its queries over native series (``ops._native``)."""
     names = Names(catalog)
     route = _rows_http.DURATION
     dashboard = (
@@ -88,7 +98,7 @@ def generate(
             dashboard.with_panel(build_panel(panel, next_id))
             next_id += 1
     model: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(dashboard.build()))
-    return model
+    return native_dashboard(model, catalog) if native_histograms else model
 
 
 def _uid(service: str | None) -> str:

@@ -1,4 +1,5 @@
-"""Celery row: task runs by state, failure and retry ratios, duration, queue wait, active tasks."""
+"""Celery row: task runs by state, failure and retry ratios, duration, queue wait, active tasks,
+and the backlog (messages waiting in the broker, tasks the workers hold but have not started)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ RUNS = "celery.task.runs"
 DURATION = "celery.task.duration"
 QUEUE_WAIT = "celery.task.queue_wait"
 ACTIVE = "celery.worker.active_tasks"
+LENGTH = "celery.queue.length"
+RESERVED = "celery.worker.reserved_tasks"
 
 # otelkit's own attributes (no semantic convention names Celery tasks yet)
 TASK, STATE = label("celery.task.name"), label("celery.task.state")
@@ -80,7 +83,31 @@ def rows(names: Names) -> tuple[Row, ...]:
                 (Target(by((QUEUE,), selector(names.series(ACTIVE))), QUEUE_LEGEND),),
             )
         )
+    backlog = _backlog(names)
+    if backlog is not None:
+        panels.append(backlog)
     return (Row("Celery tasks", tuple(panels)),) if panels else ()
+
+
+def _backlog(names: Names) -> Panel | None:
+    """Waiting in the broker (every worker reads the same queue: the max of their readings)
+    and reserved by the workers (each its own: summed)."""
+    targets = []
+    if LENGTH in names:
+        length = by((QUEUE,), selector(names.series(LENGTH)), "max")
+        targets.append(Target(length, f"{QUEUE_LEGEND} waiting in the broker"))
+    if RESERVED in names:
+        reserved = by((QUEUE,), selector(names.series(RESERVED)))
+        targets.append(Target(reserved, f"{QUEUE_LEGEND} reserved by workers"))
+    if not targets:
+        return None
+    return Panel(
+        "Queue backlog",
+        "timeseries",
+        tuple(targets),
+        description="Messages waiting in the broker's queue (Redis brokers), and tasks the "
+        "workers have prefetched but not started. Read when the metrics are collected.",
+    )
 
 
 def _share(runs: str, state: str) -> str:

@@ -1,4 +1,5 @@
-"""Celery rules: failure and retry ratios per task, and how long tasks wait in their queue."""
+"""Celery rules: failure and retry ratios per task, how long tasks wait in their queue, and a
+queue whose backlog keeps growing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ __all__ = ["celery_groups"]
 
 RUNS = "celery.task.runs"
 QUEUE_WAIT = "celery.task.queue_wait"
+QUEUE_LENGTH = "celery.queue.length"
+RESERVED = "celery.worker.reserved_tasks"
+BACKLOG_WINDOW = "15m"
+"""How long the backlog must have grown (the slope over this window, and the alert's ``for``):
+long enough that a burst the workers absorb does not page anyone."""
 
 
 def celery_groups(ctx: Context) -> list[Group]:
@@ -104,4 +110,40 @@ def celery_groups(ctx: Context) -> list[Group]:
             ),
         ),
     )
-    return [Group(f"{RULES_PREFIX}-celery", (*records, *alerts))]
+    return [Group(f"{RULES_PREFIX}-celery", (*records, *alerts, *_backlog(ctx)))]
+
+
+def _backlog(ctx: Context) -> tuple[Record | Alert, ...]:
+    """Every worker reads the same queue: their readings are equal, so the max, not the sum."""
+    queue = ctx.label(QUEUE_LENGTH, "messaging.destination.name")
+    length = "job_queue:celery_queue_length:max"
+    growth = f"deriv({length}[{BACKLOG_WINDOW}])"
+    return (
+        Record(length, f"max {by(queue)} ({ctx.series(QUEUE_LENGTH)}{ctx.selector()})"),
+        Alert(
+            "CeleryQueueBacklogGrowing",
+            f"{length} > 0 and {growth} > 0",
+            900.0,
+            "warning",
+            "{{ $labels.job }}: the backlog of {{ $labels." + queue + " }} keeps growing",
+            f"{{{{ $value }}}} messages wait in {{{{ $labels.{queue} }}}} and the queue has "
+            f"grown for the last {BACKLOG_WINDOW}: tasks arrive faster than the workers take "
+            "them.",
+            Runbook(
+                "More tasks are published to the queue than the workers take from it, for long "
+                "enough that it is not a burst.",
+                (
+                    length,
+                    growth,
+                    f"sum by ({queue}) ({ctx.series(RESERVED)})",
+                    f"sum by ({queue}) ({ctx.series('celery.worker.active_tasks')})",
+                ),
+                (
+                    "workers down, stuck, or not consuming this queue (`-Q`)",
+                    "too few workers or too low `--concurrency` for the load",
+                    "tasks slower than usual (a slow dependency): compare the task durations",
+                    "a publisher sending far more than usual (a loop, a retry storm)",
+                ),
+            ),
+        ),
+    )

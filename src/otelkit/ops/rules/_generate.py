@@ -6,11 +6,13 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import ConfigError
+from otelkit.ops._native import native_groups
 from otelkit.ops.rules._alerting import alerting_groups
 from otelkit.ops.rules._celery import celery_groups
 from otelkit.ops.rules._context import Context
 from otelkit.ops.rules._db import db_groups
 from otelkit.ops.rules._health import health_groups
+from otelkit.ops.rules._http_client import http_client_groups
 from otelkit.ops.rules._red import http_groups, target_groups
 from otelkit.ops.rules._render import rule_file
 from otelkit.ops.rules._self import self_groups
@@ -33,6 +35,7 @@ DEFAULT_RUNBOOK_URL = "https://github.com/otelkit/otelkit/blob/main/docs/runbook
 
 INTEGRATION_GROUPS: tuple[tuple[str, Callable[[Context], list[Group]]], ...] = (
     ("http", http_groups),
+    ("http_client", http_client_groups),
     ("db", db_groups),
     ("celery", celery_groups),
     ("system", system_groups),
@@ -53,6 +56,7 @@ def build_groups(
     runbook_url: str = DEFAULT_RUNBOOK_URL,
     noncritical_checks: Iterable[str] = (),
     http_buckets: Iterable[float] = (),
+    native_histograms: bool = False,
 ) -> list[Group]:
     """The rule groups, as values (``generate()`` renders them; the runbooks read them)."""
     if service is not None and not _LABEL_VALUE.fullmatch(service):
@@ -73,7 +77,7 @@ def build_groups(
         if ctx.has(integration):
             groups.extend(build(ctx))
     groups.extend(slo_groups(ctx, tuple(slos)))
-    return groups
+    return native_groups(groups, catalog) if native_histograms else groups
 
 
 def generate(
@@ -85,6 +89,7 @@ def generate(
     runbook_url: str = DEFAULT_RUNBOOK_URL,
     noncritical_checks: Iterable[str] = (),
     http_buckets: Iterable[float] = (),
+    native_histograms: bool = False,
 ) -> dict[str, Any]:
     """A Prometheus rule file (as a dict; ``render_yaml()`` writes it) for ``catalog``.
 
@@ -100,5 +105,6 @@ def generate(
         runbook_url=runbook_url,
         noncritical_checks=noncritical_checks,
         http_buckets=http_buckets,
+        native_histograms=native_histograms,  # PromQL over native series (``ops._native``)
     )
     return rule_file(groups, runbook_url)

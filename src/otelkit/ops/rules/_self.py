@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from opentelemetry.semconv._incubating.attributes.otel_attributes import (
+    OTEL_COMPONENT_NAME,
+    OTEL_COMPONENT_TYPE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+
 from otelkit.ops.rules._context import RULES_PREFIX, by
 from otelkit.ops.rules._model import Alert, Group, Record, Runbook
 
@@ -22,18 +28,20 @@ DROPPED = "otelkit.dropped"
 
 def self_groups(ctx: Context) -> list[Group]:
     w = ctx.window
-    component = ctx.label(FAILURES, "component")
-    reason = ctx.label(FAILURES, "reason")
+    kind = ctx.label(FAILURES, OTEL_COMPONENT_TYPE)
+    component = ctx.label(FAILURES, OTEL_COMPONENT_NAME)
+    reason = ctx.label(FAILURES, ERROR_TYPE)
     failures = f"job_component:otelkit_export_failures:rate{w}"
     dropped = f"job_component:otelkit_dropped:rate{w}"
     records = (
         Record(
             failures,
-            f"sum {by(component, reason)} (rate({ctx.series(FAILURES)}{ctx.selector()}[{w}]))",
+            f"sum {by(kind, component, reason)} "
+            f"(rate({ctx.series(FAILURES)}{ctx.selector()}[{w}]))",
         ),
         Record(
             dropped,
-            f"sum {by(component, reason)} (rate({ctx.series(DROPPED)}{ctx.selector()}[{w}]))",
+            f"sum {by(kind, component, reason)} (rate({ctx.series(DROPPED)}{ctx.selector()}[{w}]))",
         ),
     )
     queries = (failures, dropped, 'otelkit_internal_errors_total{job="<service>"}')
@@ -43,7 +51,7 @@ def self_groups(ctx: Context) -> list[Group]:
             f"{failures} > 0",
             600.0,
             "warning",
-            "{{ $labels.job }}: exports of {{ $labels." + component + " }} fail",
+            "{{ $labels.job }}: exports of {{ $labels." + kind + " }} fail",
             f"{{{{ $labels.{component} }}}} of {{{{ $labels.job }}}} failed "
             '{{ printf "%.3g" $value }}'
             f" exports per second over the last {w} "
@@ -64,8 +72,8 @@ def self_groups(ctx: Context) -> list[Group]:
             f"{dropped} > 0",
             600.0,
             "warning",
-            "{{ $labels.job }}: {{ $labels." + component + " }} drops telemetry",
-            f"{{{{ $labels.{component} }}}} of {{{{ $labels.job }}}} dropped "
+            "{{ $labels.job }}: {{ $labels." + kind + " }} drops telemetry",
+            f"{{{{ $labels.{kind} }}}} of {{{{ $labels.job }}}} dropped "
             '{{ printf "%.3g" $value }}'
             f" items per second over the last {w} "
             f"({{{{ $labels.{reason} }}}}), for 10 minutes.",

@@ -1,7 +1,8 @@
 """The shop's Celery tasks, for the dashboard tests: one succeeds, one fails, one retries once.
 
-The broker comes from ``SHOP_BROKER_URL``; each pool process configures its telemetry from the
-environment in ``worker_process_init``, and all of them serve the same Prometheus port.
+The broker comes from ``SHOP_BROKER_URL``; the worker's main process configures its telemetry
+from the environment in ``worker_init`` (as docs/celery.md recommends: it reads the queue
+backlog), the pool processes inherit it, and all of them serve the same Prometheus port.
 Besides Celery's own metrics it declares a business counter, a gauge and an up-down counter,
 so the dashboard's business row has one panel of each kind to prove.
 """
@@ -52,6 +53,6 @@ def sync(self: Task) -> None:
 otelkit.instrument_celery(app)
 
 
-@signals.worker_process_init.connect(weak=False)
+@signals.worker_init.connect(weak=False)
 def configure_telemetry(**_: object) -> None:
     otelkit.init_telemetry()

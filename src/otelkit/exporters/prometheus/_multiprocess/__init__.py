@@ -40,6 +40,7 @@ from otelkit.exporters.prometheus._multiprocess._directory import (
     group_resource,
     prepare,
 )
+from otelkit.exporters.prometheus._multiprocess._exemplars import exemplar_entries, gather
 from otelkit.exporters.prometheus._multiprocess._file import ProcessFile
 from otelkit.exporters.prometheus._multiprocess._reading import COMPACT_AFTER, DirectoryReader
 from otelkit.exporters.prometheus._multiprocess._scrape import (
@@ -123,7 +124,8 @@ class SharedMetrics:
         with self._publish_lock:
             data = self._collect()
             try:
-                self.file.write_snapshot(snapshot_of(data))
+                exemplars = exemplar_entries(REGISTRY.instruments())
+                self.file.write_snapshot([*snapshot_of(data), *exemplars])
             except Exception as exc:
                 record_internal_error("multi-process snapshot", exc)
         return data
@@ -135,10 +137,17 @@ class SharedMetrics:
         with self._scrape_lock:
             totals = self._reader.totals(self.file)
             others = self._reader.snapshots(totals.live_pids, self.file.pid)
+        # Exemplars: this process's fresh from memory, the others' from their snapshots.
+        exemplars = gather(
+            [
+                *exemplar_entries(REGISTRY.instruments()),
+                *(entry for _, entries in others for entry in entries),
+            ]
+        )
         return merged(
             self.resource,
             own_metrics(own, self.file.pid),
-            fast_metrics(totals, now),
+            fast_metrics(totals, now, exemplars),
             snapshot_metrics(others, now),
         )
 

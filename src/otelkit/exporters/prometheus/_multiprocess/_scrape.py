@@ -19,11 +19,13 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv._incubating.attributes.process_attributes import PROCESS_PID
 
+from otelkit.exporters.prometheus._multiprocess._exemplars import EXEMPLARS_KIND, SeriesKey
 from otelkit.metrics._fastpath import integral
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
+    from opentelemetry.sdk.metrics import Exemplar
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.util.types import Attributes
 
@@ -32,11 +34,16 @@ if TYPE_CHECKING:
 # -- building the scrape ----------------------------------------------------------------------
 
 
-def fast_metrics(totals: Totals, now: int) -> dict[InstrumentationScope, list[Metric]]:
-    """The summed fast instruments as OpenTelemetry metrics, by scope."""
-    by_name: dict[str, list[tuple[Attributes, list[float]]]] = {}
+def fast_metrics(
+    totals: Totals, now: int, exemplars: Mapping[SeriesKey, list[Exemplar]] | None = None
+) -> dict[InstrumentationScope, list[Metric]]:
+    """The summed fast instruments as OpenTelemetry metrics, by scope, with the processes'
+    ``exemplars`` (``_exemplars.gather``) on their series."""
+    found = exemplars or {}
+    by_name: dict[str, list[tuple[Attributes, list[float], list[Exemplar]]]] = {}
     for (name, attributes), values in totals.values.items():
-        by_name.setdefault(name, []).append((dict(attributes), values))
+        kept = found.get((name, attributes), [])
+        by_name.setdefault(name, []).append((dict(attributes), values, kept))
     scopes: dict[InstrumentationScope, list[Metric]] = {}
     for name, series in by_name.items():
         description = totals.descriptions.get(name)
@@ -59,9 +66,9 @@ def fast_metrics(totals: Totals, now: int) -> dict[InstrumentationScope, list[Me
                         explicit_bounds=list(bounds),
                         min=0.0,
                         max=0.0,
-                        exemplars=[],
+                        exemplars=kept,
                     )
-                    for attributes, values in series
+                    for attributes, values, kept in series
                     if len(values) == width
                 ],
                 aggregation_temporality=AggregationTemporality.CUMULATIVE,
@@ -74,9 +81,9 @@ def fast_metrics(totals: Totals, now: int) -> dict[InstrumentationScope, list[Me
                         start_time_unix_nano=0,
                         time_unix_nano=now,
                         value=integral(values[0]),
-                        exemplars=[],
+                        exemplars=kept,
                     )
-                    for attributes, values in series
+                    for attributes, values, kept in series
                 ],
                 aggregation_temporality=AggregationTemporality.CUMULATIVE,
                 is_monotonic=kind == "c",
@@ -143,6 +150,8 @@ def snapshot_metrics(
     scopes: dict[InstrumentationScope, list[Metric]] = {}
     for pid, metrics in snapshots:
         for entry in metrics:
+            if entry.get("kind") == EXEMPLARS_KIND:
+                continue  # the fast instruments' exemplars (``_exemplars``)
             scope = InstrumentationScope(*entry["scope"])
             points = entry["points"]
             data: Histogram | Sum | Gauge

@@ -1,10 +1,12 @@
-"""Helpers for tests of applications that use otelkit (and for otelkit's own tests).
+"""What the ``memory`` exporter of a configuration recorded, read directly.
 
 Configure the in-memory exporter, then read what was recorded::
 
     telemetry = otelkit.init_telemetry("svc", exporters="memory")
     ...
     assert otelkit.testing.points(telemetry, "http.server.request.duration")[0].count == 3
+
+The ``telemetry`` fixture (``_capture``) builds on these.
 """
 
 from __future__ import annotations
