@@ -77,7 +77,7 @@ def tests(session: nox.Session) -> None:
     """The whole suite against real servers (installs the Debian packages when missing)."""
     _install_servers(session)
     _install_dev(session)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "--durations=25", *session.posargs)  # the slowest, to keep CI short
 
 
 @nox.session

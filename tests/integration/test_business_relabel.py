@@ -55,7 +55,7 @@ def test_the_recipe_prefixes_business_metrics_and_keeps_one_old_name(
     port = free_port()
     telemetry = otelkit.init_telemetry(service_name="shop", prometheus_port=port)
     try:
-        otelkit.count("orders.placed", 3)
+        otelkit.count("orders.completed", 3)
         otelkit.record("model.score", 0.4, buckets=[0.25, 0.5, 0.75, 1])
         otelkit.set_gauge("orders.backlog", 17)
         (job,) = recipe()["scrape_configs"]
@@ -70,7 +70,7 @@ def test_the_recipe_prefixes_business_metrics_and_keeps_one_old_name(
         prometheus.wait_for('shop_model_score_count{job="relabel-recipe"}', 1)
         prometheus.wait_for('shop_model_score_bucket{job="relabel-recipe",le="0.5"}', 1)
         prometheus.wait_for('shop_orders_backlog{job="relabel-recipe"}', 17)
-        assert prometheus.query('orders_placed_total{job="relabel-recipe"}') == []
+        assert prometheus.query('orders_completed_total{job="relabel-recipe"}') == []
         assert prometheus.query('model_score_count{job="relabel-recipe"}') == []
         # otelkit's own series are no business metrics: their names stay
         prometheus.wait_for('count(target_info{job="relabel-recipe"})', 1)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 import otelkit
 from otelkit import testing
@@ -151,3 +152,30 @@ def counted_since(
     """What ``own_counts`` grew by since ``before`` (they count process-wide)."""
     grown = {k: n - before.get(k, 0) for k, n in own_counts(telemetry, name).items()}
     return {k: n for k, n in grown.items() if n}
+
+
+class EndedSpans(SpanProcessor):
+    """Counts every span that ends in the pipeline: the test's own, and any a thread left
+    running by an earlier test in this process still ends (its requests, its tasks)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def on_end(self, span: ReadableSpan) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def ended_spans(telemetry: otelkit.Telemetry) -> EndedSpans:
+    """A counter of the spans that end in ``telemetry``'s pipeline from now on."""
+    counter = EndedSpans()
+    pipeline = telemetry._pipeline
+    assert pipeline is not None
+    pipeline.tracer_provider.add_span_processor(counter)
+    return counter
+
+
+def thread_names() -> list[str]:
+    """The live threads, for an assertion's message."""
+    return sorted(t.name for t in threading.enumerate())

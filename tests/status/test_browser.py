@@ -12,6 +12,7 @@ made that way).
 
 from __future__ import annotations
 
+import decimal
 import os
 import shutil
 import threading
@@ -36,16 +37,23 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # -- what the page prints, as its script formats it ------------------------------------------
 
 
+def _to_fixed(value: float, digits: int) -> str:
+    """JavaScript's ``Number.prototype.toFixed``: the exact binary value, ties rounded up
+    (Python's formatting rounds them to even: 21.25 is "21.2" there, "21.3" in the page)."""
+    exact = decimal.Decimal(value)
+    return str(exact.quantize(decimal.Decimal(1).scaleb(-digits), rounding=decimal.ROUND_HALF_UP))
+
+
 def fixed(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+    return "—" if value is None else _to_fixed(value, digits)
 
 
 def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.2f} %"
+    return "—" if value is None else f"{_to_fixed(value * 100, 2)} %"
 
 
 def ms(value: float | None) -> str:
-    return "—" if value is None else f"{value * 1000:.1f} ms"
+    return "—" if value is None else f"{_to_fixed(value * 1000, 1)} ms"
 
 
 def count(value: float | None) -> str:
