@@ -37,7 +37,14 @@ import pytest
 import requests
 
 from tests.fixtures.prometheus import PrometheusServer
-from tests.fixtures.servers import free_port, require_binary, spawn_logged, stop_process, wait_until
+from tests.fixtures.servers import (
+    free_port,
+    require_binary,
+    spawn_logged,
+    stop_process,
+    untraced,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     import subprocess
@@ -138,7 +145,7 @@ class ShopApp:
         return requests.get(f"{self.url}/items/1", timeout=2).status_code == 200
 
     def _send_traffic(self) -> None:
-        with requests.Session() as session:
+        with untraced(), requests.Session() as session:
             while not self._stopping.is_set():
                 n = self.requests_sent
                 path = f"/orders/{n // 2}" if n % 2 == 0 else f"/items/{n}"

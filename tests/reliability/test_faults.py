@@ -90,7 +90,7 @@ def test_a_failing_collector_adds_no_latency_and_memory_stays_bounded(
     assert faulty["p99_ms"] <= max(3 * healthy["p99_ms"], healthy["p99_ms"] + 5.0), figures
     assert faulty["median_ms"] <= 2 * healthy["median_ms"] + 0.05, figures
     assert faulty["rss_growth_mb"] < RSS_GROWTH_MB, figures
-    assert faulty["thread_growth"] == 0, figures  # the collectors' own threads left out
+    assert faulty["thread_growth"] <= 0, figures  # the collectors' own threads left out
     assert sum(n for (c, _), n in failures.items() if c == "traces/otlp") > 0, figures
     assert sum(n for (c, _), n in dropped.items() if c == "traces/otlp") > 0, figures
     told = [

@@ -76,7 +76,7 @@ def test_a_slow_collector_adds_no_latency_and_shutdown_keeps_its_timeout(
     assert hits >= 1, figures  # the exporter did reach the slow collector
     assert slow["p99_ms"] <= max(3 * healthy["p99_ms"], healthy["p99_ms"] + 5.0), figures
     assert slow["rss_growth_mb"] < RSS_GROWTH_MB, figures
-    assert slow["thread_growth"] == 0, figures  # the collector's own threads left out
+    assert slow["thread_growth"] <= 0, figures  # the collector's own threads left out
     assert delivered is False  # an export was still waiting for its answer
     assert took < 2 + 1.5, figures  # its own timeout, not the collector's 10 s
 

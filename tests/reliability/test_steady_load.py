@@ -253,7 +253,7 @@ def test_a_failing_collector_under_steady_load_costs_the_host_nothing(
     assert faulty["p99_ms"] <= max(3 * healthy["p99_ms"], healthy["p99_ms"] + P99_SLACK_MS), figures
     assert faulty["rss_growth_mb"] < 2 * RSS_GROWTH_MB, figures  # the warm-up included
     assert faulty["rss_growth_second_half_mb"] < RSS_GROWTH_MB / 2, figures  # no steady growth
-    assert faulty["thread_growth"] == 0, figures
+    assert faulty["thread_growth"] <= 0, figures  # a thread of an earlier test may end meanwhile
     # Per exporter: a first WARNING, then one a minute, and the flush's own report of failures.
     allowed = EXPORTERS * (2 + math.ceil(minutes))
     assert len(told) <= allowed, figures

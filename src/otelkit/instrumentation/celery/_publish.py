@@ -24,6 +24,7 @@ from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otelkit._errors import guarded
+from otelkit.instrumentation._suppress import suppressed
 from otelkit.instrumentation.celery._message import PUBLISHED_HEADER
 from otelkit.instrumentation.celery._recorder import COMPONENT, CURRENT, TASK_NAME
 
@@ -47,7 +48,7 @@ def before_publish(
     headers[PUBLISHED_HEADER] = time.time()
     context = None
     recorder = CURRENT.get()
-    if recorder is not None and recorder.spans is not None:
+    if recorder is not None and recorder.spans is not None and not suppressed():
         _end_producer_span(failed=True)  # left over: the previous publish in this thread raised
         name = str(headers.get("task") or sender)
         attributes: dict[str, Any] = {

@@ -38,6 +38,7 @@ from otelkit._version import __version__
 from otelkit.config._core import SEMCONV_DURATION_BUCKETS
 from otelkit.instrumentation._error_type import error_type
 from otelkit.instrumentation._recorder import CurrentRecorder, Recorder
+from otelkit.instrumentation._suppress import suppressed
 from otelkit.instrumentation.http._url import path_of
 from otelkit.instrumentation.http_client import _metrics
 from otelkit.tracing._base import KitSpan
@@ -59,11 +60,6 @@ COMPONENT = "http_client"
 _KNOWN_METHODS = frozenset(m.value for m in HttpRequestMethodValues if m.value != "_OTHER")
 _OTHER = HttpRequestMethodValues.OTHER.value
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-# The API keeps the key the SDK's exporters set around their own requests under a private
-# name; without it (a future API), nothing is suppressed, which only costs the exporters' calls
-# being measured.
-_SUPPRESS: Any = getattr(context_api, "_SUPPRESS_INSTRUMENTATION_KEY", None)
 
 
 class ClientRecorder(Recorder):
@@ -171,7 +167,7 @@ class Call:
 @guarded(COMPONENT, None)
 def begin(method: str, scheme: str, host: str, port: int | None, path: str) -> Call | None:
     """A call about to go out, or None when it is not to be measured (see the module)."""
-    if _SUPPRESS is not None and context_api.get_value(_SUPPRESS):
+    if suppressed():  # the SDK exporters' own requests, and code that asked not to be measured
         return None
     recorder = RECORDER.get()
     if recorder is None:
