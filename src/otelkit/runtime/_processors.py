@@ -160,11 +160,7 @@ def span_processor(
         account_for(component, inner, queued=False)
         return SimpleSpanProcessor(exporter)
     processor = BatchSpanProcessor(exporter, **({} if batch else _IMMEDIATE))
-    counted = _sdk_export.count_queue_drops(processor, QueueFull(component, "spans"))
-    account_for(component, inner, queued=counted)
-    if counted:
-        _drain(processor, component, exporter)
-        hold_back_queue_full(processor)  # QueueFull tells its drops: the SDK line is held
+    _count_and_drain(processor, exporter, inner, component, "spans")
     return processor
 
 
@@ -176,9 +172,17 @@ def log_record_processor(
         account_for(component, inner, queued=False)
         return SimpleLogRecordProcessor(exporter)
     processor = BatchLogRecordProcessor(exporter, **({} if batch else _IMMEDIATE))
-    counted = _sdk_export.count_queue_drops(processor, QueueFull(component, "log records"))
+    _count_and_drain(processor, exporter, inner, component, "log records")
+    return processor
+
+
+def _count_and_drain(
+    processor: object, exporter: object, inner: object, component: str, items: str
+) -> None:
+    """A batch processor's accounting, the same for spans and log records: its queue's drops
+    counted (and the SDK's own line held back), its exporter's outcomes, its shutdown drained."""
+    counted = _sdk_export.count_queue_drops(processor, QueueFull(component, items))
     account_for(component, inner, queued=counted)
     if counted:
         _drain(processor, component, exporter)
         hold_back_queue_full(processor)  # QueueFull tells its drops: the SDK line is held
-    return processor
