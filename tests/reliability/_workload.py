@@ -31,6 +31,9 @@ RSS_GROWTH_MB = 8.0
 COLLECTOR_THREAD = "collector"
 """Name prefix of the threads of the fault collectors (they run in the test's process)."""
 
+EXPORT_THREADS = ("OtelBatch", "OtelPeriodicExportingMetricReader")
+"""Name prefixes of the SDK's export threads (batch span/log processors, metric reader)."""
+
 WSGIApp = Any
 
 
@@ -179,3 +182,20 @@ def ended_spans(telemetry: otelkit.Telemetry) -> EndedSpans:
 def thread_names() -> list[str]:
     """The live threads, for an assertion's message."""
     return sorted(t.name for t in threading.enumerate())
+
+
+def export_threads() -> set[threading.Thread]:
+    """The SDK export threads alive now, of every pipeline in this process."""
+    return {t for t in threading.enumerate() if t.name.startswith(EXPORT_THREADS)}
+
+
+def wait_for_export_threads(since: set[threading.Thread], timeout: float) -> list[str]:
+    """Join the export threads started after ``since``; the names of those still alive.
+
+    A shutdown that timed out leaves its export running until the export deadline; a later
+    test in this process would count that export's failure as its own."""
+    deadline = time.monotonic() + timeout
+    left = export_threads() - since
+    for thread in left:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sorted(t.name for t in left if t.is_alive())

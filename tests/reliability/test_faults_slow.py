@@ -29,9 +29,11 @@ from tests.reliability._workload import (
     RSS_GROWTH_MB,
     configure,
     counted_since,
+    export_threads,
     hello,
     no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
     own_counts,
+    wait_for_export_threads,
     workload,
 )
 
@@ -59,16 +61,19 @@ def test_a_slow_collector_adds_no_latency_and_shutdown_keeps_its_timeout(
     healthy = workload(app, REQUESTS)
     telemetry.shutdown(timeout=5)
 
+    earlier = export_threads()
+    deadline_s = SLOW_ANSWER_S + 5
     with scripted([Answer(200)], protocol, delay=SLOW_ANSWER_S) as collector:
         # An export deadline longer than the answer: the exporter waits the full 10 s.
-        telemetry = configure(
-            protocol, collector.endpoint, timeout_ms=int(SLOW_ANSWER_S * 1000) + 5000
-        )
+        telemetry = configure(protocol, collector.endpoint, timeout_ms=int(deadline_s * 1000))
         slow = workload(app, REQUESTS)
         started = time.monotonic()
         delivered = telemetry.shutdown(timeout=2)
         took = time.monotonic() - started
         hits = len(collector.hits("traces"))
+    # The export shutdown gave up on still runs (now against a closed port); it ends by its
+    # deadline, and must, or its failure would be counted by the next test in this process.
+    still_exporting = wait_for_export_threads(earlier, timeout=deadline_s + 5)
 
     figures = {"healthy": healthy, "slow": slow, "shutdown_s": took, "trace_exports": hits}
     record_property("figures", figures)
@@ -79,6 +84,7 @@ def test_a_slow_collector_adds_no_latency_and_shutdown_keeps_its_timeout(
     assert slow["thread_growth"] <= 0, figures  # the collector's own threads left out
     assert delivered is False  # an export was still waiting for its answer
     assert took < 2 + 1.5, figures  # its own timeout, not the collector's 10 s
+    assert not still_exporting, still_exporting
 
 
 def _pushback_telemetry(protocol: str, endpoint: str, timeout_ms: int) -> otelkit.Telemetry:
