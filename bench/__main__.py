@@ -14,12 +14,16 @@ BENCHMARKS = (
     "prefork",
     "business",
     "histograms",
+    "exemplars",
     "system",
     "alerting",
     "http_asgi",
     "http_wsgi",
+    "http_django",
+    "celery_tasks",
     "http_client",
     "http_load",
+    "span_export",
     "db",
 )
 

@@ -1,8 +1,9 @@
 """Exponential histograms in the Prometheus expositions: native in protobuf, classic in text.
 
 The protobuf output is decoded with Google's protobuf runtime, from a descriptor of the
-``io.prometheus.client`` messages declared here (field numbers from client_model's
-``metrics.proto``): an independent decoder, not the encoder read backwards.
+``io.prometheus.client`` messages (``tests/fixtures/prometheus_protobuf.py``): an independent
+decoder, not the encoder read backwards. Summing them across pre-fork workers:
+``tests/integration/test_native_prefork.py``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import functools
 import math
 import operator
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pytest
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
@@ -34,114 +33,18 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client.parser import text_string_to_metric_families
 
-import otelkit
-from otelkit import ConfigError
 from otelkit.exporters.prometheus._exposition import render
 from otelkit.exporters.prometheus._negotiation import CLASSIC, PROTOBUF, negotiate
 from otelkit.metrics._fastpath import Registry
 from otelkit.metrics._fastpath._exponential import Buckets
+from tests.fixtures.prometheus_protobuf import families
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-F = descriptor_pb2.FieldDescriptorProto
 RESOURCE = Resource({"service.name": "native"})
 tracer = TracerProvider().get_tracer("shop")
 PROMETHEUS_2_ACCEPT = (
     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;"
     "q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
 )
-
-
-def _messages() -> dict[str, Any]:
-    """Message classes for the few ``io.prometheus.client`` messages the tests read."""
-    proto = descriptor_pb2.FileDescriptorProto(name="native_test.proto", package="t")
-    layout = {
-        "LabelPair": [("name", 1, F.TYPE_STRING, ""), ("value", 2, F.TYPE_STRING, "")],
-        "Timestamp": [("seconds", 1, F.TYPE_INT64, ""), ("nanos", 2, F.TYPE_INT32, "")],
-        "Exemplar": [
-            ("label", 1, F.TYPE_MESSAGE, ".t.LabelPair"),
-            ("value", 2, F.TYPE_DOUBLE, ""),
-            ("timestamp", 3, F.TYPE_MESSAGE, ".t.Timestamp"),
-        ],
-        "Gauge": [("value", 1, F.TYPE_DOUBLE, "")],
-        "Counter": [
-            ("value", 1, F.TYPE_DOUBLE, ""),
-            ("exemplar", 2, F.TYPE_MESSAGE, ".t.Exemplar"),
-        ],
-        "Bucket": [
-            ("cumulative_count", 1, F.TYPE_UINT64, ""),
-            ("upper_bound", 2, F.TYPE_DOUBLE, ""),
-            ("exemplar", 3, F.TYPE_MESSAGE, ".t.Exemplar"),
-        ],
-        "BucketSpan": [("offset", 1, F.TYPE_SINT32, ""), ("length", 2, F.TYPE_UINT32, "")],
-        "Histogram": [
-            ("sample_count", 1, F.TYPE_UINT64, ""),
-            ("sample_sum", 2, F.TYPE_DOUBLE, ""),
-            ("bucket", 3, F.TYPE_MESSAGE, ".t.Bucket"),
-            ("schema", 5, F.TYPE_SINT32, ""),
-            ("zero_threshold", 6, F.TYPE_DOUBLE, ""),
-            ("zero_count", 7, F.TYPE_UINT64, ""),
-            ("negative_span", 9, F.TYPE_MESSAGE, ".t.BucketSpan"),
-            ("negative_delta", 10, F.TYPE_SINT64, ""),
-            ("positive_span", 12, F.TYPE_MESSAGE, ".t.BucketSpan"),
-            ("positive_delta", 13, F.TYPE_SINT64, ""),
-            ("exemplars", 16, F.TYPE_MESSAGE, ".t.Exemplar"),
-        ],
-        "Metric": [
-            ("label", 1, F.TYPE_MESSAGE, ".t.LabelPair"),
-            ("gauge", 2, F.TYPE_MESSAGE, ".t.Gauge"),
-            ("counter", 3, F.TYPE_MESSAGE, ".t.Counter"),
-            ("histogram", 7, F.TYPE_MESSAGE, ".t.Histogram"),
-        ],
-        "MetricFamily": [
-            ("name", 1, F.TYPE_STRING, ""),
-            ("help", 2, F.TYPE_STRING, ""),
-            ("type", 3, F.TYPE_INT32, ""),
-            ("metric", 4, F.TYPE_MESSAGE, ".t.Metric"),
-        ],
-    }
-    repeated = {"label", "bucket", "negative_span", "negative_delta", "positive_span"}
-    repeated |= {"positive_delta", "metric", "exemplars"}
-    for message, fields in layout.items():
-        added = proto.message_type.add(name=message)
-        for name, number, kind, type_name in fields:
-            label = F.LABEL_REPEATED if name in repeated else F.LABEL_OPTIONAL
-            field = added.field.add(name=name, number=number, type=kind, label=label)
-            if type_name:
-                field.type_name = type_name
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(proto)
-    return {
-        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"t.{name}"))
-        for name in layout
-    }
-
-
-MESSAGES = _messages()
-
-
-def varint(body: bytes, position: int) -> tuple[int, int]:
-    """A base-128 varint at ``position``: its value and the position after it."""
-    value = shift = 0
-    while True:
-        byte = body[position]
-        value |= (byte & 0x7F) << shift
-        position, shift = position + 1, shift + 7
-        if byte < 0x80:
-            return value, position
-
-
-def families(body: bytes) -> dict[str, Any]:
-    """The length-delimited ``MetricFamily`` messages of a protobuf exposition, by name."""
-    found = {}
-    position = 0
-    while position < len(body):
-        size, position = varint(body, position)
-        family = MESSAGES["MetricFamily"].FromString(body[position : position + size])
-        found[family.name] = family
-        position += size
-    return found
 
 
 def exponential_data(values: list[float], name: str = "op.size", unit: str = "By") -> MetricsData:
@@ -256,21 +159,6 @@ def test_text_formats_get_classic_buckets_at_the_native_bounds() -> None:
     assert buckets[-1] == (math.inf, len(recorded))
     for bound, cumulative in buckets:  # every le counts exactly the values at or below it
         assert cumulative == sum(1 for v in recorded if v <= bound * (1 + 1e-12))
-
-
-def test_native_histograms_refuse_a_pre_fork_shared_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The shared directory adds up explicit buckets only: asked for native ones, init fails."""
-    monkeypatch.setenv("OTELKIT_HISTOGRAM_AGGREGATION", "base2_exponential_bucket_histogram")
-    with pytest.raises(ConfigError, match=r"OTELKIT_HISTOGRAM_AGGREGATION=.*pre-fork") as raised:
-        otelkit.init_telemetry(
-            service_name="prefork",
-            instrument="none",
-            prometheus_port=0,
-            prometheus_multiprocess_dir=str(tmp_path),
-        )
-    assert "explicit_bucket_histogram" in str(raised.value)
 
 
 def test_classic_histograms_counters_and_their_exemplars_in_protobuf() -> None:

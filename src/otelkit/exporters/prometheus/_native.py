@@ -16,20 +16,16 @@ protobuf (``--enable-feature=native-histograms``) for stable series.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.metrics.export import HistogramDataPoint
-
-from otelkit._errors import ConfigError
-from otelkit.config._histogram import HISTOGRAM_AGGREGATION_SETTING
-from otelkit.config._setting import source_name
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from opentelemetry.sdk.metrics.export import ExponentialHistogramDataPoint
 
-__all__ = ["MAX_SCHEMA", "MIN_SCHEMA", "Native", "classic_point", "native", "refuse_shared"]
+__all__ = ["MAX_SCHEMA", "MIN_SCHEMA", "Native", "classic_point", "native"]
 
 EXPONENTIAL = "base2_exponential_bucket_histogram"
 MAX_SCHEMA = 8
@@ -133,20 +129,4 @@ def classic_point(point: ExponentialHistogramDataPoint) -> HistogramDataPoint:
         min=point.min,
         max=point.max,
         exemplars=point.exemplars,
-    )
-
-
-def refuse_shared(core: Any, directory: object) -> None:
-    """A pre-fork server shares explicit buckets only: each worker's exponential buckets, at
-    its own scale, have no fixed cells to add up in. Asked for native histograms there,
-    refuse at ``init_telemetry()`` rather than serve classic ones without a word."""
-    if core.histogram_aggregation != EXPONENTIAL:
-        return
-    setting = HISTOGRAM_AGGREGATION_SETTING
-    source = source_name(setting, setting.kwarg in core.given_keywords)
-    raise ConfigError(
-        f"{source}={EXPONENTIAL!r} is not valid under a pre-fork server (shared metrics "
-        f"directory {str(directory)!r}): the workers' exponential buckets cannot be added up "
-        "exactly across processes. Accepted: explicit_bucket_histogram with several workers, "
-        f"or {EXPONENTIAL} with one process per scrape target."
     )

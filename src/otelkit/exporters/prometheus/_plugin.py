@@ -23,6 +23,7 @@ from otelkit.config._settings import Setting
 from otelkit.exporters._plugin import ExporterPlugin
 from otelkit.exporters.prometheus import _bind, _endpoint, _exposition, _native, _tls
 from otelkit.exporters.prometheus._negotiation import CLASSIC, Format
+from otelkit.metrics._fastpath._aggregation import prefer_exponential
 
 if TYPE_CHECKING:
     import ssl
@@ -59,8 +60,9 @@ class PrometheusReader(MetricReader):
         then the scrape reads them from the files of all processes)."""
         return self.shared is None
 
-    def share(self, directory: Path, *, keep_instance_id: bool) -> None:
-        """From now on, keep the fast instruments in ``directory`` and scrape all of it."""
+    def share(self, directory: Path, *, keep_instance_id: bool, exponential: bool = False) -> None:
+        """From now on, keep the fast instruments in ``directory`` and scrape all of it (with
+        the histograms' exponential buckets too when ``exponential``)."""
         from otelkit.exporters.prometheus import _multiprocess as multiprocess  # POSIX only: fcntl
 
         self.shared = multiprocess.SharedMetrics(
@@ -69,6 +71,7 @@ class PrometheusReader(MetricReader):
             self.collect_now,
             ready=lambda: reader_registered(self),  # registered with its MeterProvider
             keep_instance_id=keep_instance_id,
+            exponential=exponential,
         )
 
     def after_fork_in_child(self, resource: Resource) -> None:
@@ -184,11 +187,15 @@ class PrometheusPlugin(ExporterPlugin):
         )
         directory = self._shared_directory()
         if directory is not None:
-            _native.refuse_shared(self.core, directory)  # native histograms are per process
+            exponential = self.core.histogram_aggregation == _native.EXPONENTIAL
+            if exponential:  # before the series move into the file: they take a window there
+                prefer_exponential(reader)
             # Before the listener: its first scrape must already add up the directory (a
             # worker answering with its own empty numbers would take a counter back to zero).
             try:
-                reader.share(directory, keep_instance_id=self._instance_id_given)
+                reader.share(
+                    directory, keep_instance_id=self._instance_id_given, exponential=exponential
+                )
             except OSError as exc:
                 raise ConfigError(self._directory_error(directory, exc)) from None
         self.not_listening = _bind.reloader_parent() if self.options["port"] else None
@@ -284,7 +291,7 @@ class PrometheusPlugin(ExporterPlugin):
         """The whole server's metrics, as a scrape returns them (None when not shared): what
         the process that evaluates the alert rules for the server reads."""
         shared = self._reader.shared if self._reader is not None else None
-        return shared.exposition() if shared is not None else None
+        return shared.exposition(native=False) if shared is not None else None
 
     def close(self) -> None:
         if self._listener is not None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import Protocol
 
-__all__ = ["MAX_SCALE", "MAX_SIZE", "Buckets", "Side", "index_of", "scale_change"]
+__all__ = ["MAX_SCALE", "MAX_SIZE", "Buckets", "Mirror", "Side", "index_of", "scale_change"]
 
 MAX_SIZE = 160
 MAX_SCALE = 20
@@ -112,6 +113,14 @@ class Side:
         return Side(offset + start, counts[start:])
 
 
+class Mirror(Protocol):
+    """Where a series' buckets are copied as they change (``_shared_exponential.Window``)."""
+
+    def bump(self, buckets: Buckets, negative: bool, position: int, value: int) -> None: ...
+
+    def rewrite(self, buckets: Buckets) -> None: ...
+
+
 class Buckets:
     """The exponential part of a histogram series: zero count, positive and negative buckets.
 
@@ -119,7 +128,17 @@ class Buckets:
     a value that is not finite is not put in a bucket (it has none) and not counted here.
     """
 
-    __slots__ = ("_factor", "_top", "count", "negative", "positive", "scale", "sum", "zero_count")
+    __slots__ = (
+        "_factor",
+        "_top",
+        "count",
+        "mirror",
+        "negative",
+        "positive",
+        "scale",
+        "sum",
+        "zero_count",
+    )
 
     def __init__(self) -> None:
         self.zero_count = 0
@@ -127,6 +146,8 @@ class Buckets:
         self.sum = 0.0
         self.positive = Side()
         self.negative = Side()
+        self.mirror: Mirror | None = None
+        """Under a pre-fork server, the series' cells in the shared file."""
         self._rescale(MAX_SCALE)
 
     def _rescale(self, scale: int) -> None:
@@ -158,12 +179,16 @@ class Buckets:
             side, magnitude = self.negative, -value
         else:
             self.zero_count += 1
+            if self.mirror is not None:
+                self.mirror.bump(self, False, -1, self.zero_count)
             return
         index = self._index(magnitude)
         counts = side.counts
         position = index - side.offset
         if counts and 0 <= position < len(counts):
             counts[position] += 1  # the common case: a bucket already in range
+            if self.mirror is not None:
+                self.mirror.bump(self, side is self.negative, position, counts[position])
             return
         if counts:
             low, high = min(index, side.offset), max(index, side.end)
@@ -174,6 +199,8 @@ class Buckets:
                 self._rescale(self.scale - change)
                 index = self._index(magnitude)
         side.add(index)
+        if self.mirror is not None:
+            self.mirror.rewrite(self)
 
     @property
     def reported_scale(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Mapping, MutableSequence
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import (
@@ -114,7 +114,7 @@ class _Instrument:
         series = self._new_series(dict(resolved))
         failure = None
         if self.store is not None and not self.local and not forwards(series):
-            series.cells, failure = allocated(self.store, self, series.attributes, series.cells)
+            failure = allocated(self.store, self, series)
         self._series[key] = series
         return series, failure
 
@@ -193,15 +193,13 @@ class _Instrument:
                 if forwards(series):
                     continue
                 with series.lock:
-                    old = series.cells
-                    new: MutableSequence[float] = [0] * len(old)
-                    if store is not None:
-                        new, failure = allocated(store, self, series.attributes, new)
-                        if failure is not None:
-                            failures.append(failure)
+                    old = list(series.cells)
+                    series.attach([0] * len(old))  # in memory, unless the store takes them
+                    failure = None if store is None else allocated(store, self, series)
+                    if failure is not None:
+                        failures.append(failure)
                     for index, value in enumerate(old):
-                        new[index] = value
-                    series.cells = new
+                        series.cells[index] = value
         for failure in failures:  # once the lock is released (``allocated``)
             report(failure)
 
@@ -217,8 +215,7 @@ class _Instrument:
         for series in self._series.values():
             series.reset()
             if self.store is not None and not forwards(series):
-                series.cells, failure = allocated(self.store, self, series.attributes, series.cells)
-                failures.append(failure)
+                failures.append(allocated(self.store, self, series))
         for failure in failures:
             report(failure)
 

@@ -8,6 +8,7 @@ from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
 from otelkit.metrics._fastpath._exponential import Buckets
+from otelkit.metrics._fastpath._shared_exponential import WINDOW, Window
 
 if TYPE_CHECKING:
     from collections.abc import Callable, MutableSequence
@@ -108,6 +109,26 @@ class _HistogramSeries:
     def count(self) -> int:
         return int(self.cells[0])
 
+    def shared_size(self, exponential: bool) -> int:
+        """Cells this series needs in a shared store (with an exponential window or not)."""
+        return len(self.bounds) + 3 + (WINDOW if exponential else 0)
+
+    def attach(self, cells: MutableSequence[float]) -> None:
+        """Keep the values in ``cells`` from now on; past the explicit ones, the window the
+        exponential buckets are mirrored into (filled at once with what they hold)."""
+        explicit = len(self.bounds) + 3
+        if len(cells) <= explicit:
+            self.cells = cells
+            if self.expo is not None:
+                self.expo.mirror = None
+            return
+        self.cells = cells[:explicit]
+        expo = self.expo
+        if expo is None:
+            expo = self.expo = Buckets()
+        expo.mirror = Window(cells[explicit:])
+        expo.mirror.rewrite(expo)
+
     def read(self) -> tuple[list[int], float, int]:
         """Bucket counts, sum and count (call with ``lock`` held)."""
         cells = self.cells
@@ -148,6 +169,12 @@ class _SumSeries:
     @property
     def value(self) -> float:
         return self.cells[0]
+
+    def shared_size(self, exponential: bool) -> int:
+        return 1
+
+    def attach(self, cells: MutableSequence[float]) -> None:
+        self.cells = cells
 
     def reset(self) -> None:
         self.lock = threading.Lock()

@@ -7,7 +7,7 @@ instrument lock is held: the count goes into ``otelkit.internal.errors``, itself
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from otelkit._errors import record_internal_error
 
@@ -24,6 +24,9 @@ __all__ = ["Store", "allocated", "report"]
 class Store(Protocol):
     """Where series keep their values when processes share them (``_multiprocess``)."""
 
+    exponential: bool
+    """Whether histogram series keep their exponential buckets there too (native histograms)."""
+
     def allocate(
         self, instrument: _Instrument, attributes: Attributes, size: int
     ) -> MutableSequence[float]:
@@ -31,19 +34,21 @@ class Store(Protocol):
         ...
 
 
-def allocated(
-    store: Store, instrument: _Instrument, attributes: Attributes, cells: MutableSequence[float]
-) -> tuple[MutableSequence[float], Exception | None]:
-    """Cells in ``store``; if that fails (a full disk), the series stays in memory: left out
-    of the other processes' scrapes, but no measurement is lost or raises.
+def allocated(store: Store, instrument: _Instrument, series: Any) -> Exception | None:
+    """Move ``series``' values into cells of ``store`` (``series.attach``); if that fails (a
+    full disk), the series keeps them where they are: left out of the other processes'
+    scrapes, but no measurement is lost or raises.
 
     The failure is returned, not counted: callers hold the instrument's lock, and counting it
     records into ``otelkit.internal.errors``, which may be this very instrument
     (``report`` once the lock is released)."""
     try:
-        return store.allocate(instrument, attributes, len(cells)), None
+        size = series.shared_size(store.exponential)
+        cells = store.allocate(instrument, series.attributes, size)
     except Exception as exc:
-        return cells, exc
+        return exc
+    series.attach(cells)
+    return None
 
 
 def report(failure: Exception | None) -> None:

@@ -13,7 +13,9 @@ File layout (native byte order, every number 8-byte aligned)::
 
 An entry's key is ``["m", name, kind, unit, description, scope, version, schema, bounds]`` for
 an instrument's description (no values) or ``[kind, name, attributes]`` for one series, kind
-``h`` (histogram: count, sum, buckets), ``c`` (counter) or ``u`` (up-down counter). Entries
+``h`` (histogram: count, sum, buckets), ``e`` (the same, then the window of its exponential
+buckets: ``metrics/_fastpath/_shared_exponential``), ``c`` (counter) or ``u`` (up-down
+counter). Entries
 are only appended; the header's length is written last, so a reader never sees half an entry.
 
 A process holds a POSIX record lock on its own file while it lives; the kernel drops it when
@@ -89,13 +91,15 @@ class SharedMetrics:
         *,
         ready: Callable[[], bool] = lambda: True,
         keep_instance_id: bool = False,
+        exponential: bool = False,
     ) -> None:
         group = prepare(directory)
+        self.exponential = exponential
         self.directory = directory
         self.resource = resource if keep_instance_id else group_resource(resource, group)
         self._collect = collect
         self._ready = ready
-        self.file = ProcessFile(directory)
+        self.file = ProcessFile(directory, exponential=exponential)
         self._reader = DirectoryReader(directory)
         self._scrape_lock = threading.Lock()
         self._publish_lock = threading.Lock()
@@ -130,8 +134,9 @@ class SharedMetrics:
                 record_internal_error("multi-process snapshot", exc)
         return data
 
-    def exposition(self) -> MetricsData:
-        """The whole server's metrics, as a scrape of this process returns them."""
+    def exposition(self, *, native: bool = True) -> MetricsData:
+        """The whole server's metrics, as a scrape of this process returns them (with
+        explicit buckets only unless ``native``: what the in-process alert rules read)."""
         now = time.time_ns()
         own = self.publish()
         with self._scrape_lock:
@@ -147,14 +152,14 @@ class SharedMetrics:
         return merged(
             self.resource,
             own_metrics(own, self.file.pid),
-            fast_metrics(totals, now, exemplars),
+            fast_metrics(totals, now, exemplars, native=native),
             snapshot_metrics(others, now),
         )
 
     def after_fork_in_child(self) -> None:
         """A file of the child's own, a fresh reader and publishing thread."""
         inherited = self.file
-        self.file = ProcessFile(self.directory)
+        self.file = ProcessFile(self.directory, exponential=self.exponential)
         REGISTRY.use_store(self.file)
         inherited.close_inherited()
         self._reader = DirectoryReader(self.directory)

@@ -38,8 +38,10 @@ def padded(length: int) -> int:
 class ProcessFile:
     """This process's file: ``allocate()`` hands out zeroed cells that other processes can read."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, exponential: bool = False) -> None:
         self.directory = directory
+        self.exponential = exponential
+        """Histogram series get an exponential window after their explicit cells (kind ``e``)."""
         self.pid = os.getpid()
         self.path = directory / f"{self.pid}-{uuid.uuid4().hex[:12]}{SUFFIX}"
         self.snapshot_path = self.path.with_suffix(SNAPSHOT_SUFFIX)
@@ -75,7 +77,10 @@ class ProcessFile:
             if instrument.name not in self._described:
                 self._append(_description(instrument), 0)
                 self._described.add(instrument.name)
-            key = [_kind(instrument), instrument.name, sorted((attributes or {}).items())]
+            kind = _kind(instrument)
+            if isinstance(instrument, FastHistogram) and size > len(instrument.boundaries) + 3:
+                kind = "e"  # and an exponential window after the explicit cells
+            key = [kind, instrument.name, sorted((attributes or {}).items())]
             return self._append(key, size)
 
     def _append(self, key: list[Any], size: int) -> MutableSequence[float]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from otelkit._errors import record_internal_error
+from otelkit.metrics._fastpath._shared_exponential import WINDOW, State, decoded, encoded, merged
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -44,7 +45,7 @@ class _FileCache:
     parsed: int = HEADER.size
     entries: list[tuple[int, int, list[Any]]] = field(default_factory=list)
     dead: bool = False
-    dead_values: list[tuple[list[Any], tuple[float, ...]]] | None = None
+    dead_values: list[tuple[int, list[Any], tuple[float, ...]]] | None = None
 
 
 def _locked(fd: int) -> bool:
@@ -75,10 +76,19 @@ def _liveness_and_contents(path: Path) -> tuple[bool, bytes] | None:
         return alive, file.read()
 
 
+SeriesKey = tuple[str, tuple[tuple[str, Any], ...]]
+
+
+def _series_key(name: str, attributes: list[list[Any]]) -> SeriesKey:
+    return name, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in attributes)
+
+
 @dataclass
 class Totals:
     descriptions: dict[str, list[Any]] = field(default_factory=dict)
-    values: dict[tuple[str, tuple[tuple[str, Any], ...]], list[float]] = field(default_factory=dict)
+    values: dict[SeriesKey, list[float]] = field(default_factory=dict)
+    exponential: dict[SeriesKey, list[State]] = field(default_factory=dict)
+    """Each process's exponential buckets of a series, to be ``merged``."""
     live_pids: list[tuple[int, Path]] = field(default_factory=list)
 
 
@@ -89,6 +99,9 @@ class DirectoryReader:
         self.directory = directory
         self._files: dict[Path, _FileCache] = {}
         self._warned: set[str] = set()
+        self._windows: dict[tuple[Path, int], State] = {}
+        """The last exponential window read whole, by file and place: used when a read
+        crosses a write (a series' buckets never go back between scrapes)."""
 
     def totals(self, own: ProcessFile) -> Totals:
         with _IO_LOCK:
@@ -103,13 +116,13 @@ class DirectoryReader:
         totals = Totals()
         paths = sorted(self.directory.glob(f"*{SUFFIX}"))
         for gone in self._files.keys() - set(paths):
-            del self._files[gone]  # merged into an archive by some process
+            self._forget(gone)  # merged into an archive by some process
         # An archive names the files it holds: if its maker died before deleting them all,
         # they are still there and must not count twice.
         merged_away: set[str] = set()
         for path in paths:
             if path.name.startswith(ARCHIVE_PREFIX) and self._cached_dead(path):
-                for key, _ in self._files[path].dead_values or ():
+                for _, key, _ in self._files[path].dead_values or ():
                     if key[0] == "s":
                         merged_away.update(key[1])
         # Own descriptions first: after a change of buckets, this process's definition wins.
@@ -181,25 +194,53 @@ class DirectoryReader:
             if key[0] == "m":
                 totals.descriptions.setdefault(key[1], key)
             elif key[0] != "s":
-                self._accumulate(totals, key, struct.unpack_from(f"={count}d", data, start), live)
+                values = struct.unpack_from(f"={count}d", data, start)
+                self._add_series(totals, path, start, key, values, live)
+
+    def _add_series(
+        self,
+        totals: Totals,
+        path: Path,
+        start: int,
+        key: list[Any],
+        values: Sequence[float],
+        live: bool,
+    ) -> None:
+        if key[0] != "e":
+            self._accumulate(totals, key, values, live)
+            return
+        explicit = len(values) - WINDOW  # a histogram with its exponential window after
+        self._accumulate(totals, ["h", key[1], key[2]], values[:explicit], live)
+        state = decoded(values[explicit:])
+        if state is None:  # read across a write: what this window held last time
+            state = self._windows.get((path, start))
+        else:
+            self._windows[path, start] = state
+        if state is not None:
+            totals.exponential.setdefault(_series_key(key[1], key[2]), []).append(state)
+
+    def _forget(self, path: Path) -> None:
+        self._files.pop(path, None)
+        for place in [place for place in self._windows if place[0] == path]:
+            del self._windows[place]
 
     def _freeze(self, path: Path, data: bytes) -> None:
         """A dead process's file never changes again: keep its values, stop reading it."""
         cache = self._files[path]
         cache.dead = True
         cache.dead_values = [
-            (key, struct.unpack_from(f"={count}d", data, start) if count else ())
+            (start, key, struct.unpack_from(f"={count}d", data, start) if count else ())
             for start, count, key in cache.entries
         ]
         with contextlib.suppress(OSError):
             path.with_suffix(SNAPSHOT_SUFFIX).unlink()  # its gauges ended with it
 
     def _add_dead(self, totals: Totals, path: Path, cache: _FileCache) -> None:
-        for key, values in cache.dead_values or ():
+        for start, key, values in cache.dead_values or ():
             if key[0] == "m":
                 totals.descriptions.setdefault(key[1], key)
             elif key[0] != "s":
-                self._accumulate(totals, key, values, live=False)
+                self._add_series(totals, path, start, key, values, live=False)
 
     def _compact(self, dead: list[Path], leftovers: list[Path]) -> None:
         """Merge the files of ended processes (and earlier archives) into one archive file.
@@ -232,7 +273,7 @@ class DirectoryReader:
             with contextlib.suppress(FileNotFoundError):
                 staging.unlink()
         for path in replaced:
-            self._files.pop(path, None)
+            self._forget(path)
 
     def _accumulate(
         self, totals: Totals, key: list[Any], values: Sequence[float], live: bool
@@ -240,7 +281,7 @@ class DirectoryReader:
         kind, name, attributes = key
         if kind == "u" and not live:
             return  # in-flight work of an ended process is over
-        series = (name, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in attributes))
+        series = _series_key(name, attributes)
         total = totals.values.get(series)
         if total is None:
             totals.values[series] = list(values)
@@ -327,7 +368,10 @@ def _write_archive(path: Path, totals: Totals, replaces: list[str]) -> None:
         entry(description, ())
     for (name, attributes), values in totals.values.items():
         kind = totals.descriptions.get(name, [None, None, None])[2]
-        if kind in ("c", "h"):  # up-down counters of ended processes count for nothing
+        states = totals.exponential.get((name, attributes))
+        if kind == "h" and states:
+            kind, values = "e", [*values, *encoded(merged(states))]
+        if kind in ("c", "h", "e"):  # up-down counters of ended processes count for nothing
             entry([kind, name, [list(pair) for pair in attributes]], values)
     parts[0] = HEADER.pack(MAGIC, size)
     path.write_bytes(b"".join(parts))

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
+    ExponentialHistogram,
+    ExponentialHistogramDataPoint,
     Gauge,
     Histogram,
     HistogramDataPoint,
@@ -16,11 +18,13 @@ from opentelemetry.sdk.metrics.export import (
     ScopeMetrics,
     Sum,
 )
+from opentelemetry.sdk.metrics.export import Buckets as BucketsPoint
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.semconv._incubating.attributes.process_attributes import PROCESS_PID
 
 from otelkit.exporters.prometheus._multiprocess._exemplars import EXEMPLARS_KIND, SeriesKey
 from otelkit.metrics._fastpath import integral
+from otelkit.metrics._fastpath._shared_exponential import merged as merged_buckets
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -30,20 +34,31 @@ if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
 
     from otelkit.exporters.prometheus._multiprocess._reading import Totals
+    from otelkit.metrics._fastpath._shared_exponential import State
 
 # -- building the scrape ----------------------------------------------------------------------
 
 
 def fast_metrics(
-    totals: Totals, now: int, exemplars: Mapping[SeriesKey, list[Exemplar]] | None = None
+    totals: Totals,
+    now: int,
+    exemplars: Mapping[SeriesKey, list[Exemplar]] | None = None,
+    *,
+    native: bool = True,
 ) -> dict[InstrumentationScope, list[Metric]]:
     """The summed fast instruments as OpenTelemetry metrics, by scope, with the processes'
-    ``exemplars`` (``_exemplars.gather``) on their series."""
+    ``exemplars`` (``_exemplars.gather``) on their series; histograms whose processes keep
+    exponential buckets as exponential histograms, unless not ``native``."""
     found = exemplars or {}
     by_name: dict[str, list[tuple[Attributes, list[float], list[Exemplar]]]] = {}
+    exponential: dict[str, list[ExponentialHistogramDataPoint]] = {}
     for (name, attributes), values in totals.values.items():
         kept = found.get((name, attributes), [])
         by_name.setdefault(name, []).append((dict(attributes), values, kept))
+        states = totals.exponential.get((name, attributes)) if native else None
+        if states:
+            point = _exponential_point(dict(attributes), merged_buckets(states), now, kept)
+            exponential.setdefault(name, []).append(point)
     scopes: dict[InstrumentationScope, list[Metric]] = {}
     for name, series in by_name.items():
         description = totals.descriptions.get(name)
@@ -51,8 +66,13 @@ def fast_metrics(
             continue
         _, _, kind, unit, text, scope_name, scope_version, schema, bounds = description
         scope = InstrumentationScope(scope_name, scope_version, schema)
-        data: Histogram | Sum
-        if kind == "h":
+        data: Histogram | ExponentialHistogram | Sum
+        if kind == "h" and name in exponential:
+            data = ExponentialHistogram(
+                data_points=exponential[name],
+                aggregation_temporality=AggregationTemporality.CUMULATIVE,
+            )
+        elif kind == "h":
             width = len(bounds) + 3
             data = Histogram(
                 data_points=[
@@ -90,6 +110,27 @@ def fast_metrics(
             )
         scopes.setdefault(scope, []).append(Metric(name, text, unit, data))
     return scopes
+
+
+def _exponential_point(
+    attributes: Attributes, state: State, now: int, exemplars: list[Exemplar]
+) -> ExponentialHistogramDataPoint:
+    populated = state.positive.counts or state.negative.counts
+    return ExponentialHistogramDataPoint(
+        attributes=attributes,
+        start_time_unix_nano=0,
+        time_unix_nano=now,
+        count=state.count,
+        sum=state.sum,
+        scale=state.scale if populated else 0,
+        zero_count=state.zero_count,
+        positive=BucketsPoint(state.positive.offset, list(state.positive.counts)),
+        negative=BucketsPoint(state.negative.offset, list(state.negative.counts)),
+        flags=0,
+        min=0.0,  # per process only; the Prometheus exposition has none
+        max=0.0,
+        exemplars=exemplars,
+    )
 
 
 def is_host_metric(name: str) -> bool:
