@@ -47,13 +47,18 @@ PROMETHEUS_2_ACCEPT = (
 )
 
 
-def exponential_data(values: list[float], name: str = "op.size", unit: str = "By") -> MetricsData:
+def exponential_data(
+    values: list[float],
+    name: str = "op.size",
+    unit: str = "By",
+    attributes: dict[str, str] | None = None,
+) -> MetricsData:
     """Metric data holding one exponential point of ``values``, as the fast path builds it."""
     buckets = Buckets()
     for value in values:
         buckets.record(value)
     point = ExponentialHistogramDataPoint(
-        attributes={"route": "/a"},
+        attributes=attributes or {"route": "/a"},
         start_time_unix_nano=1,
         time_unix_nano=2,
         count=buckets.count,
@@ -176,8 +181,13 @@ def test_classic_histograms_counters_and_their_exemplars_in_protobuf() -> None:
         latency.record("k", {"channel": "web"}, 0.5)
         orders.add("k", {"channel": "web"}, 1)
     latency.record("k", {"channel": "web"}, 0.05)
-    found = families(render(reader.get_metrics_data(), RESOURCE, PROTOBUF))
+    data = reader.get_metrics_data()
+    found = families(render(data, RESOURCE, PROTOBUF))
     provider.shutdown()
+    starts = {
+        metric.name: metric.data.data_points[0].start_time_unix_nano
+        for metric in data.resource_metrics[0].scope_metrics[0].metrics
+    }
 
     trace_id = f"{span.get_span_context().trace_id:032x}"
     assert found["target_info"].metric[0].gauge.value == 1
@@ -193,3 +203,28 @@ def test_classic_histograms_counters_and_their_exemplars_in_protobuf() -> None:
     counter = found["orders_total"].metric[0].counter
     assert counter.value == 1
     assert {pair.name: pair.value for pair in counter.exemplar.label}["trace_id"] == trace_id
+    # The series' start, which OpenMetrics writes as ``_created``.
+    for created, name in (
+        (histogram.created_timestamp, "checkout.duration"),
+        (counter.created_timestamp, "orders"),
+    ):
+        assert created.seconds * 10**9 + created.nanos == starts[name] > 0
+
+
+def test_a_scraper_that_takes_utf8_names_gets_them_unescaped_in_protobuf_too() -> None:
+    """Prometheus 3 adds ``escaping=allow-utf-8``: OpenTelemetry's names, dots and all."""
+    accept = PROMETHEUS_2_ACCEPT.replace("delimited;", "delimited;escaping=allow-utf-8;", 1)
+    fmt = negotiate(accept)
+    assert fmt.protobuf
+    assert fmt.utf8
+    assert fmt.content_type.endswith("encoding=delimited; escaping=allow-utf-8")
+    data = exponential_data(
+        [0.5, 2.0], "http.server.request.body.size", "By", {"http.route": '/a "b"'}
+    )
+    found = families(render(data, RESOURCE, fmt))
+    (metric,) = found["http.server.request.body.size_bytes"].metric
+    assert {pair.name: pair.value for pair in metric.label}["http.route"] == '/a "b"'
+    assert metric.histogram.sample_count == 2
+    escaped = families(render(data, RESOURCE, PROTOBUF))
+    assert "http_server_request_body_size_bytes" in escaped
+    assert negotiate(PROMETHEUS_2_ACCEPT).utf8 is False

@@ -50,6 +50,7 @@ from otelkit.exporters.prometheus._samples import (
     name_token,
     pairs,
     sample,
+    utf8_metric_name,
 )
 from otelkit.metrics._prometheus_names import metric_name, unit_words
 
@@ -77,20 +78,6 @@ _SUFFIXES = {
     "gauge": ("",),
     "info": ("_info",),
 }
-
-
-def utf8_metric_name(name: str, unit: str, kind: str) -> str:
-    """The family name for a scraper that takes UTF-8 names: the OpenTelemetry name as it is,
-    with the same unit word and ``_total`` as the escaped one (``metric_name``)."""
-    kept = _SURROGATES.sub("\ufffd", name)
-    if not kept.removesuffix("_total").strip("_"):
-        return metric_name(name, unit, kind)
-    words = unit_words(unit, kind)
-    if words and not kept.endswith("_" + words):
-        kept = f"{kept}_{words}"
-    if kind == "counter" and not kept.endswith("_total"):
-        kept += "_total"
-    return kept
 
 
 class _Family:
@@ -134,7 +121,7 @@ class _Render:
 def render(data: MetricsData | None, resource: Resource, fmt: Format = CLASSIC) -> bytes:
     """The whole exposition: ``target_info`` first, then one family per metric name."""
     if fmt.protobuf:
-        return render_protobuf(data, resource)
+        return render_protobuf(data, resource, utf8=fmt.utf8)
     out = _Render(fmt)
     utf8 = fmt.utf8
     if fmt.openmetrics:

@@ -12,7 +12,8 @@ legacy syntax cannot hold them; any other scraper gets them escaped to ``[a-zA-Z
 The protobuf format (``application/vnd.google.protobuf;
 proto=io.prometheus.client.MetricFamily; encoding=delimited``), the only one with native
 histograms, is served when the header names it with exactly those parameters: Prometheus does
-(first) when started with ``--enable-feature=native-histograms``.
+(first) when started with ``--enable-feature=native-histograms``. There too
+``escaping=allow-utf-8`` gets the names unescaped (protobuf strings need no quoting).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ class Format:
 
     @property
     def content_type(self) -> str:
-        if self.protobuf:
-            return f"application/{_PROTOBUF}; proto={_PROTO}; encoding=delimited"
-        media = "application/openmetrics-text" if self.openmetrics else "text/plain"
         escaping = "; escaping=allow-utf-8" if self.utf8 else ""
+        if self.protobuf:
+            return f"application/{_PROTOBUF}; proto={_PROTO}; encoding=delimited{escaping}"
+        media = "application/openmetrics-text" if self.openmetrics else "text/plain"
         return f"{media}; version={self.version}; charset=utf-8{escaping}"
 
 
@@ -127,11 +128,8 @@ def negotiate(accept: str | None) -> Format:
     if chosen is None:
         return CLASSIC
     _, (_, subtype, version), media = chosen
+    utf8 = media is not None and media.params.get("escaping") == "allow-utf-8"
     if subtype == _PROTOBUF:
-        return PROTOBUF
-    utf8 = (
-        version == "1.0.0"  # the versions that have the quoted-name syntax
-        and media is not None
-        and media.params.get("escaping") == "allow-utf-8"
-    )
+        return Format(protobuf=True, version="", utf8=utf8)  # names are plain strings there
+    utf8 = utf8 and version == "1.0.0"  # the text versions that have the quoted-name syntax
     return Format(openmetrics=subtype == "openmetrics-text", version=version, utf8=utf8)

@@ -8,15 +8,18 @@ of prometheus/client_model's ``metrics.proto``:
 
 - ``MetricFamily``: name 1, help 2, type 3 (counter 0, gauge 1, histogram 4), metric 4;
 - ``Metric``: label 1, gauge 2, counter 3, histogram 7; ``LabelPair``: name 1, value 2;
-- ``Counter``/``Gauge``: value 1 (a counter's exemplar 2);
+- ``Counter``/``Gauge``: value 1 (a counter's exemplar 2, created_timestamp 3);
 - ``Histogram``: sample_count 1, sample_sum 2, bucket 3, schema 5 (sint32), zero_threshold 6,
   zero_count 7, negative_span 9, negative_delta 10 (sint64), positive_span 12,
-  positive_delta 13, exemplars 16; ``Bucket``: cumulative_count 1, upper_bound 2, exemplar 3;
+  positive_delta 13, created_timestamp 15, exemplars 16; ``Bucket``: cumulative_count 1,
+  upper_bound 2, exemplar 3;
   ``BucketSpan``: offset 1 (sint32), length 2;
 - ``Exemplar``: label 1, value 2, timestamp 3 (``google.protobuf.Timestamp``: seconds 1,
   nanos 2).
 
-Names, labels and the series written are the classic text's (``_samples``, escaped names).
+Names, labels and the series written are the classic text's (``_samples``): escaped names, or
+with ``utf8`` (``escaping=allow-utf-8``) the OpenTelemetry names as they are. A counter's and a
+histogram's start goes into ``created_timestamp`` (what OpenMetrics writes as ``_created``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,12 @@ from opentelemetry.sdk.metrics.export import (
 
 from otelkit._errors import record_internal_error
 from otelkit.exporters.prometheus._native import classic_point, native
-from otelkit.exporters.prometheus._samples import HISTOGRAM_RESERVED, latest, pairs
+from otelkit.exporters.prometheus._samples import (
+    HISTOGRAM_RESERVED,
+    latest,
+    pairs,
+    utf8_metric_name,
+)
 from otelkit.metrics._prometheus_names import metric_name
 
 if TYPE_CHECKING:
@@ -54,7 +62,8 @@ CONTENT_TYPE = (
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
 )
 _COUNTER, _GAUGE, _HISTOGRAM = 0, 1, 4
-_PAIR = re.compile(r'([^=]+)="((?:[^"\\]|\\.)*)"')
+_PAIR = re.compile(r'(?:"((?:[^"\\]|\\.)*)"|([^="]+))="((?:[^"\\]|\\.)*)"')
+"""``name="value"``, or ``"quoted.name"="value"`` (a UTF-8 name the legacy syntax cannot hold)."""
 _UNESCAPE = re.compile(r"\\(.)")
 _Families = dict[str, tuple[int, str, list[bytes], set[tuple[str, ...]]]]
 """Family name -> type, help, its encoded ``Metric``s, the label sets written."""
@@ -101,9 +110,25 @@ def _labels(label_pairs: Sequence[str]) -> bytes:
         found = _PAIR.fullmatch(pair)
         if found is None:
             continue
-        value = _UNESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1], found[2])
-        out += _bytes(1, _text(1, found[1]) + _text(2, value))
+        name = _unescape(found[1]) if found[1] is not None else found[2]
+        out += _bytes(1, _text(1, name) + _text(2, _unescape(found[3])))
     return bytes(out)
+
+
+def _unescape(text: str) -> str:
+    return _UNESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1], text)
+
+
+def _timestamp(unix_nano: int) -> bytes:
+    """A ``google.protobuf.Timestamp``: seconds 1, nanos 2."""
+    seconds, nanos = divmod(unix_nano, 1_000_000_000)
+    return _uint(1, seconds) + _uint(2, nanos)
+
+
+def _created(field: int, point: Any) -> bytes:
+    """The series' start as ``created_timestamp`` (none when unknown: a pre-fork sum)."""
+    start = point.start_time_unix_nano
+    return _bytes(field, _timestamp(start)) if start else b""
 
 
 def _exemplar(exemplar: Exemplar) -> bytes:
@@ -112,8 +137,7 @@ def _exemplar(exemplar: Exemplar) -> bytes:
         ids.append(f'trace_id="{exemplar.trace_id:032x}"')
     if exemplar.span_id:
         ids.append(f'span_id="{exemplar.span_id:016x}"')
-    seconds, nanos = divmod(exemplar.time_unix_nano, 1_000_000_000)
-    timestamp = _uint(1, seconds) + _uint(2, nanos)
+    timestamp = _timestamp(exemplar.time_unix_nano)
     return _labels(ids) + _double(2, float(exemplar.value)) + _bytes(3, timestamp)
 
 
@@ -145,7 +169,7 @@ def _classic(point: HistogramDataPoint) -> bytes:
         if index in exemplars:
             bucket += _bytes(3, _exemplar(exemplars[index]))
         out += _bytes(3, bucket)
-    return bytes(out)
+    return bytes(out + _created(15, point))
 
 
 def _histogram(point: HistogramDataPoint | ExponentialHistogramDataPoint) -> bytes:
@@ -162,7 +186,7 @@ def _histogram(point: HistogramDataPoint | ExponentialHistogramDataPoint) -> byt
     out += b"".join(_sint(13, delta) for delta in buckets.positive_deltas)
     for exemplar in point.exemplars or ():
         out += _bytes(16, _exemplar(exemplar))
-    return bytes(out)
+    return bytes(out + _created(15, point))
 
 
 def _metric(kind: int, point: Any, label_pairs: Sequence[str]) -> bytes:
@@ -173,7 +197,8 @@ def _metric(kind: int, point: Any, label_pairs: Sequence[str]) -> bytes:
     if kind == _GAUGE:
         return labels + _bytes(2, value)
     found = latest(point.exemplars)
-    return labels + _bytes(3, value + (_bytes(2, _exemplar(found)) if found else b""))
+    exemplar = _bytes(2, _exemplar(found)) if found else b""
+    return labels + _bytes(3, value + exemplar + _created(3, point))
 
 
 def _kind(data: object) -> tuple[int, str] | None:
@@ -186,10 +211,11 @@ def _kind(data: object) -> tuple[int, str] | None:
     return None
 
 
-def render_protobuf(data: MetricsData | None, resource: Resource) -> bytes:
-    """Every family as a varint-length-prefixed ``MetricFamily``, ``target_info`` first."""
+def render_protobuf(data: MetricsData | None, resource: Resource, *, utf8: bool = False) -> bytes:
+    """Every family as a varint-length-prefixed ``MetricFamily``, ``target_info`` first (with
+    ``utf8``, names as OpenTelemetry writes them)."""
     families: _Families = {}
-    target = _labels(pairs(resource.attributes)) + _bytes(2, _double(1, 1.0))
+    target = _labels(pairs(resource.attributes, utf8=utf8)) + _bytes(2, _double(1, 1.0))
     families["target_info"] = (_GAUGE, "Target metadata", [target], set())
     for resource_metrics in data.resource_metrics if data is not None else ():
         for scope_metrics in resource_metrics.scope_metrics:
@@ -199,7 +225,7 @@ def render_protobuf(data: MetricsData | None, resource: Resource) -> bytes:
             for metric in scope_metrics.metrics:
                 try:
                     unit, description = metric.unit or "", metric.description or ""
-                    _add(families, metric.name, unit, description, metric.data, scope)
+                    _add(families, metric.name, unit, description, metric.data, scope, utf8)
                 except Exception as exc:
                     record_internal_error("prometheus.render", exc)
     out = bytearray()
@@ -221,18 +247,19 @@ def _add(
     description: str,
     data: object,
     scope: Sequence[str],
+    utf8: bool,
 ) -> None:
     found = _kind(data)
     if found is None:
         return
     kind, word = found
-    full = metric_name(name, unit, word)
+    full = utf8_metric_name(name, unit, word) if utf8 else metric_name(name, unit, word)
     family = families.setdefault(full, (kind, description, [], set()))
     if family[0] != kind:
         return  # another metric of this name and another type: the first one counts
     reserved = HISTOGRAM_RESERVED if kind == _HISTOGRAM else frozenset()
     for point in data.data_points:  # type: ignore[attr-defined]
-        label_pairs = pairs(point.attributes, scope, reserved)
+        label_pairs = pairs(point.attributes, scope, reserved, utf8=utf8)
         if label_pairs in family[3]:
             continue
         family[3].add(label_pairs)

@@ -15,7 +15,7 @@ from bisect import bisect_left
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from otelkit.metrics._prometheus_names import label_name
+from otelkit.metrics._prometheus_names import label_name, metric_name, unit_words
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -38,6 +38,7 @@ __all__ = [
     "name_token",
     "pairs",
     "sample",
+    "utf8_metric_name",
 ]
 
 Lines = list[str]
@@ -227,3 +228,17 @@ def histogram_lines(
         created = format_value(point.start_time_unix_nano / 1e9)
         lines.append(sample(base + "_created", label_pairs, created))
     return refused
+
+
+def utf8_metric_name(name: str, unit: str, kind: str) -> str:
+    """The family name for a scraper that takes UTF-8 names: the OpenTelemetry name as it is,
+    with the same unit word and ``_total`` as the escaped one (``metric_name``)."""
+    kept = _SURROGATES.sub("\ufffd", name)
+    if not kept.removesuffix("_total").strip("_"):
+        return metric_name(name, unit, kind)
+    words = unit_words(unit, kind)
+    if words and not kept.endswith("_" + words):
+        kept = f"{kept}_{words}"
+    if kind == "counter" and not kept.endswith("_total"):
+        kept += "_total"
+    return kept
