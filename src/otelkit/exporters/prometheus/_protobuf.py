@@ -28,6 +28,7 @@ import math
 import re
 import struct
 from bisect import bisect_left
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.metrics.export import (
@@ -69,7 +70,7 @@ _Families = dict[str, tuple[int, str, list[bytes], set[tuple[str, ...]]]]
 """Family name -> type, help, its encoded ``Metric``s, the label sets written."""
 
 
-def _varint(value: int) -> bytes:
+def _encode_varint(value: int) -> bytes:
     value &= (1 << 64) - 1  # negative int64 as two's complement (ten bytes)
     out = bytearray()
     while value > 0x7F:
@@ -77,6 +78,16 @@ def _varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+_SMALL = tuple(_encode_varint(value) for value in range(1 << 14))
+"""The one- and two-byte varints, ready: tags, lengths and most counts are among them."""
+
+
+def _varint(value: int) -> bytes:
+    if 0 <= value < 16384:
+        return _SMALL[value]
+    return _encode_varint(value)
 
 
 def _zigzag(value: int) -> int:
@@ -158,17 +169,23 @@ def _bucket_exemplars(point: HistogramDataPoint) -> dict[int, Exemplar]:
     return chosen
 
 
+@lru_cache(maxsize=256)
+def _upper_bounds(bounds: tuple[float, ...]) -> tuple[bytes, ...]:
+    """Each bucket's ``upper_bound`` field, ``+Inf`` last: the same for every series."""
+    return tuple(_double(2, float(bound)) for bound in (*bounds, math.inf))
+
+
 def _classic(point: HistogramDataPoint) -> bytes:
     out = bytearray(_uint(1, int(point.count)) + _double(2, float(point.sum)))
     cumulative = 0
-    bounds = [*point.explicit_bounds, float("inf")]
-    exemplars = _bucket_exemplars(point)
-    for index, (bound, count) in enumerate(zip(bounds, point.bucket_counts, strict=True)):
+    upper_bounds = _upper_bounds(tuple(point.explicit_bounds))
+    exemplars = _bucket_exemplars(point) if point.exemplars else {}
+    for index, (bound, count) in enumerate(zip(upper_bounds, point.bucket_counts, strict=True)):
         cumulative += int(count)
-        bucket = _uint(1, cumulative) + _double(2, float(bound))
+        bucket = b"\x08" + _varint(cumulative) + bound  # cumulative_count 1, upper_bound 2
         if index in exemplars:
             bucket += _bytes(3, _exemplar(exemplars[index]))
-        out += _bytes(3, bucket)
+        out += b"\x1a" + _SMALL[len(bucket)] + bucket if len(bucket) < 16384 else _bytes(3, bucket)
     return bytes(out + _created(15, point))
 
 
