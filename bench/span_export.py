@@ -5,8 +5,9 @@ A loopback OTLP/HTTP receiver (bench/apps/otlp_sink.py) and the measuring proces
 own process, pinned to separate CPUs when there are two, so that decoding does not slow the
 export being timed. The spans are real: those otelkit's WSGI instrumentation records for
 ``GET /items/<id>`` on Flask. Reported per batch (ms, median of interleaved rounds) and per
-span (µs): encoding only, otelkit's configured OTLP span exporter, and the SDK's
-``OTLPSpanExporter`` (the baseline) on the same batch. Afterwards the receiver must hold every
+span (µs): the SDK's encoding only, otelkit's own encoding only (the same bytes), otelkit's
+configured OTLP span exporter, and the SDK's ``OTLPSpanExporter`` (the baseline) on the same
+batch. Afterwards the receiver must hold every
 span of every export.
 """
 

@@ -8,7 +8,9 @@ an ``InMemorySpanExporter``, added for that only), then times in interleaved rou
 export of that batch costs off the request path, once per round each:
 
 - ``encode only``: ``encode_spans(batch).SerializePartialToString()``, the OTLP protobuf
-  encoding both exporters below run (no network);
+  encoding the SDK's exporter runs (no network);
+- ``otelkit encoder only``: ``otelkit.exporters._otlp_spans.encode_spans(batch)``, the same
+  bytes written by otelkit's own encoder, which otelkit's exporter runs;
 - ``otelkit OTLP exporter``: the span exporter otelkit's ``otlp`` plugin builds from its
   configuration (what otelkit's batch processor hands every batch to), to the receiver;
 - ``SDK OTLPSpanExporter``: the SDK's http/protobuf exporter with its defaults, to the receiver.
@@ -58,6 +60,7 @@ def main() -> None:
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     import otelkit
+    from otelkit.exporters._otlp_spans import encode_spans as otelkit_encode
 
     telemetry = otelkit.init_telemetry(
         service_name=SERVICE,
@@ -75,6 +78,9 @@ def main() -> None:
         "SDK OTLPSpanExporter": OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"),
     }
 
+    if otelkit_encode(spans) != encode_spans(spans).SerializePartialToString():
+        raise RuntimeError("otelkit's encoding of the batch differs from the SDK's")
+
     def export(exporter: Any) -> Callable[[], None]:
         def run() -> None:
             if exporter.export(spans) is not SpanExportResult.SUCCESS:
@@ -84,6 +90,7 @@ def main() -> None:
 
     variants: dict[str, Callable[[], object]] = {
         "encode only": lambda: encode_spans(spans).SerializePartialToString(),
+        "otelkit encoder only": lambda: otelkit_encode(spans),
         **{name: export(exporter) for name, exporter in exporters.items()},
     }
     samples: dict[str, list[float]] = {name: [] for name in variants}

@@ -108,7 +108,9 @@ VARIANTS: Mapping[str, Variant] = {
 class PreforkServer:
     """One pre-fork server in a subprocess (its own process group), output kept in a file."""
 
-    def __init__(self, name: str, workdir: Path) -> None:
+    def __init__(
+        self, name: str, workdir: Path, environment: Mapping[str, str] | None = None
+    ) -> None:
         self.name = name
         self.variant = VARIANTS[name]
         self.job = f"prefork-{name}"
@@ -127,6 +129,7 @@ class PreforkServer:
         env["PYTHONUNBUFFERED"] = "1"
         env["OTEL_SERVICE_NAME"] = self.job
         env["OTEL_EXPORTER_PROMETHEUS_PORT"] = str(self.metrics_port)
+        env.update(environment or {})
         if self.variant.explicit_dir:
             self.state_dir = workdir / f"{name}-state"
             self.state_dir.mkdir()

@@ -21,32 +21,17 @@ import otelkit
 from otelkit.exporters.prometheus._native import MAX_SCHEMA
 from otelkit.metrics._fastpath._exponential import Buckets
 from otelkit.ops._native import native_expr
-from tests.fixtures.prometheus import PrometheusServer
-from tests.fixtures.servers import free_port, require_binary
+from tests.fixtures.servers import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from tests.fixtures.otlp_receiver import OtlpReceiver
+    from tests.fixtures.prometheus import PrometheusServer
 
 pytestmark = pytest.mark.integration
 
 EXPONENTIAL = "base2_exponential_bucket_histogram"
 PROTOBUF = "application/vnd.google.protobuf"
 ACCEPT = f"{PROTOBUF};proto=io.prometheus.client.MetricFamily;encoding=delimited"
-
-
-@pytest.fixture(scope="module")
-def native_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    """A Prometheus of its own, with native histograms on."""
-    binary = require_binary("prometheus", "/usr/bin/prometheus")
-    workdir = tmp_path_factory.mktemp("prometheus-native")
-    server = PrometheusServer(binary, workdir, ("--enable-feature=native-histograms",))
-    try:
-        yield server
-    finally:
-        server.remove_all()
-        server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +56,7 @@ def exposed_schema(values: list[float]) -> int:
 
 
 def test_histogram_count_and_quantiles_from_native_buckets(
-    native_prometheus: PrometheusServer,
+    prometheus_native: PrometheusServer,
 ) -> None:
     port = free_port()
     telemetry = otelkit.init_telemetry(
@@ -92,15 +77,15 @@ def test_histogram_count_and_quantiles_from_native_buckets(
     )
     assert metrics.headers["Content-Type"].startswith(PROTOBUF)
 
-    native_prometheus.scrape("native-app", target=f"127.0.0.1:{port}")
+    prometheus_native.scrape("native-app", target=f"127.0.0.1:{port}")
     series = 'checkout_latency_seconds{job="native-app"}'
-    native_prometheus.wait_for(f"histogram_count({series})", len(observations))
-    (total,) = native_prometheus.query(f"histogram_sum({series})")
+    prometheus_native.wait_for(f"histogram_count({series})", len(observations))
+    (total,) = prometheus_native.query(f"histogram_sum({series})")
     assert total.value == pytest.approx(sum(observations))
 
     relative_error = 2 ** (2 ** -exposed_schema(observations)) - 1
     for q in (0.5, 0.95):
-        (answer,) = native_prometheus.query(f"histogram_quantile({q}, {series})")
+        (answer,) = prometheus_native.query(f"histogram_quantile({q}, {series})")
         exact = exact_quantile(observations, q)
         assert abs(answer.value - exact) <= exact * relative_error, (q, answer.value, exact)
 
@@ -110,8 +95,8 @@ def test_histogram_count_and_quantiles_from_native_buckets(
     )
     rewritten = native_expr(classic, ["checkout_latency_seconds"])
     assert "_bucket" not in rewritten
-    (by_rule,) = native_prometheus.query(rewritten)
-    (direct,) = native_prometheus.query(f"histogram_quantile(0.95, {series})")
+    (by_rule,) = prometheus_native.query(rewritten)
+    (direct,) = prometheus_native.query(f"histogram_quantile(0.95, {series})")
     assert by_rule.value == pytest.approx(direct.value)
     telemetry.shutdown()
 

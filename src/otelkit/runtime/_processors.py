@@ -41,6 +41,8 @@ from otelkit.metrics._fastpath._components import declare_exporter
 from otelkit.metrics._fastpath._drops import zero
 from otelkit.runtime._failures import SUMMARY_INTERVAL_S, hold_back_queue_full
 from otelkit.runtime._outcome import InFlight, Outcome, RecordingMetricExporter
+from otelkit.tracing import _lean as lean
+from otelkit.tracing._lean import ReadableSpans
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -159,8 +161,10 @@ def span_processor(
     if isinstance(inner, InMemorySpanExporter):
         account_for(component, inner, queued=False)
         return SimpleSpanProcessor(exporter)
-    processor = BatchSpanProcessor(exporter, **({} if batch else _IMMEDIATE))
+    # Light spans are queued as they are and made readable on the export thread (``_lean``).
+    processor = BatchSpanProcessor(ReadableSpans(exporter), **({} if batch else _IMMEDIATE))
     _count_and_drain(processor, exporter, inner, component, "spans")
+    lean.register(processor)
     return processor
 
 

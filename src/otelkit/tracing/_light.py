@@ -163,7 +163,7 @@ class LightSpan(KitSpan):
         return self._dropped_links
 
     def to_json(self, indent: int | None = 4) -> str:
-        return str(self._readable().to_json(indent))
+        return str(self.readable().to_json(indent))
 
     # -- the Span API -------------------------------------------------------------------------
 
@@ -313,12 +313,19 @@ class LightSpan(KitSpan):
         if self._end_ns is not None:
             return
         self._end_ns = end_time if end_time is not None else time.time_ns()
+        factory = self._factory
         try:
-            self._factory.processor.on_end(self._readable())
+            sinks = factory.sinks()
+            if sinks is None:
+                factory.processor.on_end(self.readable())
+            else:  # only otelkit's batch processors: queued as it is (``_lean``)
+                for sink in sinks:
+                    sink.put(self)
         except Exception as exc:
             record_internal_error("spans", exc)
 
-    def _readable(self) -> EndedSpan:
+    def readable(self) -> EndedSpan:
+        """The ``ReadableSpan`` this ended span is to the processors and exporters."""
         factory = self._factory
         readable = EndedSpan(
             name=self._name,

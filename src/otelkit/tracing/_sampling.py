@@ -38,11 +38,13 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.sampling import Sampler
     from opentelemetry.trace import SpanContext
 
-__all__ = ["InlineSampler", "inline_ids", "inline_sampler", "parent_based"]
+__all__ = ["LOW_64", "InlineSampler", "inline_ids", "inline_sampler", "parent_based"]
 
 _ALL = (1 << 64) - 1
 """A root ratio bound above every trace id's low 64 bits: always sampled."""
 _LOW_64 = TraceIdRatioBased.TRACE_ID_LIMIT
+LOW_64 = _LOW_64
+"""The low 64 bits of a trace id, which ``TraceIdRatioBased`` compares with its bound."""
 
 
 class InlineSampler:

@@ -22,26 +22,60 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as trace_api
+from opentelemetry.context import Context
+from opentelemetry.context import get_current as _get_current
 from opentelemetry.sdk.trace import Span as SdkTraceSpan
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision
-from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, SpanContext, TraceFlags
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from otelkit import _sdk_compat
 from otelkit._errors import record_internal_error
+from otelkit.tracing._lean import processors_of, sinks_of
 from otelkit.tracing._light import LightSpan
 from otelkit.tracing._limits import Limits
-from otelkit.tracing._sampling import inline_ids, inline_sampler
+from otelkit.tracing._sampling import LOW_64, inline_ids, inline_sampler
 from otelkit.tracing._sdk_span import SdkSpan
 
 if TYPE_CHECKING:
-    from opentelemetry.context import Context
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace import SpanKind, TraceState
+
+    from otelkit.tracing._lean import Sink
 
 __all__ = ["LightSpan", "SdkSpan", "SpanFactory"]
+
+_INVALID = INVALID_SPAN_CONTEXT
+_LOW_64 = LOW_64
+# The key the API keeps the current span under, found through the public API only.
+(_SPAN_KEY,) = tuple(trace_api.set_span_in_context(trace_api.INVALID_SPAN, Context()))
+_MAX_TRACE_ID = (1 << 128) - 1
+_MAX_SPAN_ID = (1 << 64) - 1
+
+
+def span_context_of(
+    trace_id: int, span_id: int, flags: TraceFlags, state: TraceState
+) -> SpanContext:
+    """``SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state)``
+    without the call through its ``__new__`` for valid ids (the tuple it builds, probed below)."""
+    if 0 < trace_id <= _MAX_TRACE_ID and 0 < span_id <= _MAX_SPAN_ID and _TUPLE_LAYOUT:
+        return _tuple_new(SpanContext, (trace_id, span_id, False, flags, state, True))
+    return SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state)
+
+
+_tuple_new = tuple.__new__
+_TUPLE_LAYOUT = False
+_probe = SpanContext(3, 5, is_remote=False, trace_flags=TraceFlags(1), trace_state=None)
+_TUPLE_LAYOUT = (
+    span_context_of(3, 5, TraceFlags(1), DEFAULT_TRACE_STATE) == _probe
+    and tuple(_probe) == (3, 5, False, TraceFlags(1), DEFAULT_TRACE_STATE, True)
+    and _probe.is_valid is True
+)
+"""Whether a ``SpanContext`` is still the tuple ``span_context_of`` builds."""
+del _probe
 
 _RANDOM = TraceFlags.RANDOM_TRACE_ID
 _FLAGS = {  # (sampled, random trace id) -> trace flags, as the SDK's tracer sets them
@@ -77,6 +111,25 @@ class SpanFactory:
             if processor is not None
             else provider.get_tracer(scope.name, scope.version, scope.schema_url, scope.attributes)
         )
+        self._composite = processor if processors_of(processor) is not None else None
+        """The provider's composite processor when its processors can be read (``_lean``)."""
+        self._plan: tuple[object, tuple[Sink, ...] | None] = (None, None)
+        """(the composite's processors last seen, their sinks): one attribute, replaced whole,
+        so a thread never reads the sinks of other processors than it compared."""
+
+    def sinks(self) -> tuple[Sink, ...] | None:
+        """Where an ended light span is queued directly: a sink per processor of the provider
+        while all are otelkit's batch processors (``_lean``), else None (``on_start`` and
+        ``on_end`` as the SDK calls them). Looked up again when a processor was added."""
+        composite = self._composite
+        if composite is None:
+            return None
+        processors = composite._span_processors  # type: ignore[attr-defined]  # _lean's seam
+        seen, sinks = self._plan
+        if processors is not seen:
+            sinks = sinks_of(processors)
+            self._plan = (processors, sinks)
+        return sinks
 
     @property
     def resource(self) -> Resource:
@@ -98,29 +151,36 @@ class SpanFactory:
         """
         if self._tracer is not None:
             return self._start_sdk(name, context, kind, attributes, start_ns)
-        parent = trace_api.get_current_span(context).get_span_context()
+        # ``trace_api.get_current_span(context).get_span_context()``, in one lookup
+        current = (context if context is not None else _get_current()).get(_SPAN_KEY)
+        parent = (
+            _INVALID
+            if current is None or not isinstance(current, trace_api.Span)
+            else current.get_span_context()
+        )
         parent_valid = parent.is_valid
         inline = self._inline
         if inline is None:
             return self._start_sampled(name, context, kind, attributes, start_ns, parent)
         if parent_valid:
             trace_id, span_id = parent.trace_id, self._span_id()
-        elif self._ids is not None:
-            trace_id, span_id = self._ids()
+            sampled = inline.sampled(parent, parent_valid, trace_id)
+            span_context = span_context_of(
+                trace_id,
+                span_id,
+                _FLAGS[sampled, parent.trace_flags.random_trace_id],
+                parent.trace_state,
+            )
         else:
-            trace_id = self._trace_id()
-            span_id = self._span_id()
-        sampled = inline.sampled(parent, parent_valid, trace_id)
-        span_context = SpanContext(
-            trace_id,
-            span_id,
-            is_remote=False,
-            trace_flags=_FLAGS[
-                sampled,
-                parent.trace_flags.random_trace_id if parent_valid else self._random_ids,
-            ],
-            trace_state=parent.trace_state if parent_valid else None,
-        )
+            if self._ids is not None:
+                trace_id, span_id = self._ids()
+            else:
+                trace_id = self._trace_id()
+                span_id = self._span_id()
+            sampled = (trace_id & _LOW_64) < inline.bound  # ``inline.sampled`` of a root span
+            span_context = span_context_of(
+                trace_id, span_id, _FLAGS[sampled, self._random_ids], DEFAULT_TRACE_STATE
+            )
         if not sampled:
             return trace_api.NonRecordingSpan(span_context)
         limits = self.limits
@@ -195,10 +255,11 @@ class SpanFactory:
             start_ns,
             dropped,
         )
-        try:
-            self.processor.on_start(span, parent_context=parent_context)  # type: ignore[arg-type]
-        except Exception as exc:
-            record_internal_error("spans", exc)
+        if self.sinks() is None:  # a batch processor's on_start does nothing (``_lean``)
+            try:
+                self.processor.on_start(span, parent_context=parent_context)  # type: ignore[arg-type]
+            except Exception as exc:
+                record_internal_error("spans", exc)
         return span
 
     def _start_sdk(

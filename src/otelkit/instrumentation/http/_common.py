@@ -37,6 +37,7 @@ from otelkit.instrumentation._recorder import Recorder
 from otelkit.instrumentation.http import _metrics
 from otelkit.instrumentation.http._url import host_of, path_of
 from otelkit.tracing._base import KitSpan
+from otelkit.tracing._light import LightSpan
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -69,6 +70,8 @@ class _HeaderGetter(textmap.Getter[Getter]):
 
 
 _GETTER = _HeaderGetter()
+# The key the API keeps the current span under, found through the public API only.
+(_SPAN_KEY,) = tuple(trace.set_span_in_context(trace.INVALID_SPAN, context_api.Context()))
 
 
 class HttpRecorder(Recorder):
@@ -149,6 +152,8 @@ class Exchange:
         headers: Getter | None,
         server: tuple[str, int | None] | None,
     ) -> None:
+        """``headers``: the request's header lookup, for the span's parent; None when spans
+        are off or the middleware found no propagation header (``PROPAGATION_HEADERS``)."""
         self._recorder = recorder
         self.original_method = method
         self.method = method if method in KNOWN_METHODS else OTHER_METHOD
@@ -179,7 +184,7 @@ class Exchange:
         server: tuple[str, int | None] | None,
     ) -> None:
         parent = None
-        if headers is not None and (headers("traceparent") or headers("baggage")):
+        if headers is not None and any(headers(name) for name in PROPAGATION_HEADERS):
             parent = propagate.extract(headers, getter=_GETTER)
         attributes: dict[str, Any] = {
             HTTP_REQUEST_METHOD: self.method,
@@ -197,7 +202,9 @@ class Exchange:
         self._span_name = "HTTP" if self.method == OTHER_METHOD else self.method
         span = spans.start(self._span_name, parent, SpanKind.SERVER, attributes, self._start_ns)
         self._span = span
-        self._token = context_api.attach(trace.set_span_in_context(span, parent))
+        # ``trace.set_span_in_context(span, parent)``, with one copy of the context, not two
+        base = parent if parent is not None else context_api.get_current()
+        self._token = context_api.attach(context_api.Context(base, **{_SPAN_KEY: span}))
 
     def detach_context(self) -> None:
         """Leave the span's context (call in the same task or thread that created it)."""
@@ -244,7 +251,7 @@ class Exchange:
         span = self._span
         if span is not None:  # as _end_span(), inline: the usual end of every request
             end_ns = self._start_ns + int(elapsed * 1e9)
-            if isinstance(span, KitSpan):  # a light or an SDK span, started by otelkit
+            if type(span) is LightSpan or isinstance(span, KitSpan):  # started by otelkit
                 span.end_http(self._span_name, route, status, error, end_ns)
             else:  # not sampled: a non-recording span
                 span.end(end_time=end_ns)
@@ -269,6 +276,21 @@ class Exchange:
         if self.protocol:
             attributes[NETWORK_PROTOCOL_VERSION] = self.protocol
         return attributes
+
+
+PROPAGATION_HEADERS = ("traceparent", "baggage")
+"""The request headers that may carry a parent or baggage: without them nothing is extracted."""
+_PROPAGATION_KEYS = frozenset(name.encode() for name in PROPAGATION_HEADERS)
+
+
+def propagation_lookup(pairs: Iterable[tuple[bytes, bytes]]) -> Getter | None:
+    """``header_lookup(pairs)`` when a propagation header is among them, else None: one scan
+    for the usual request without one, instead of one per header name."""
+    wanted = _PROPAGATION_KEYS
+    for key, _ in pairs:
+        if key.lower() in wanted:
+            return header_lookup(pairs)
+    return None
 
 
 def header_lookup(pairs: Iterable[tuple[bytes, bytes]]) -> Getter:

@@ -19,6 +19,7 @@ from otelkit.instrumentation.http._common import (
     HttpRecorder,
     current_recorder,
     header_lookup,
+    propagation_lookup,
 )
 from otelkit.instrumentation.http._mounts import Endpoints, endpoints_of
 
@@ -157,7 +158,7 @@ class OtelkitMiddleware:
             scope.get("scheme") or "http",
             scope.get("http_version"),
             scope["path"],
-            header_lookup(headers) if recorder.spans is not None else None,
+            propagation_lookup(headers) if recorder.spans is not None else None,
             scope.get("server"),
         )
         if recorder.request_size is not None:

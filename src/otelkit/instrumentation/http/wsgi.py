@@ -80,7 +80,10 @@ class OtelkitWSGIMiddleware:
             environ.get("wsgi.url_scheme") or "http",
             protocol.removeprefix("HTTP/") or None,
             path,
-            _header_getter(environ) if recorder.spans is not None else None,
+            _header_getter(environ)
+            if recorder.spans is not None
+            and ("HTTP_TRACEPARENT" in environ or "HTTP_BAGGAGE" in environ)
+            else None,
             (str(environ.get("SERVER_NAME", "")), int(str(port)) if str(port).isdigit() else None),
         )
         if recorder.request_size is not None:
