@@ -7,16 +7,12 @@ module is imported by the runtime before it probes) and read through the same ``
   otelkit can wrap it and see failed metric exports (the reader drops the result);
 - ``export.batch_queue``: the queue of the SDK's batch span and log record processors, so that
   a span or record a full queue drops is counted rather than only logged, and what a shutdown
-  that timed out leaves in it is counted too (``take_queued``);
-- ``export.otlp_span_encoding``: the serialization step of the SDK's OTLP/HTTP span exporter,
-  so that it sends otelkit's own encoding of a batch (``own_span_encoding``).
+  that timed out leaves in it is counted too (``take_queued``).
 """
 
 from __future__ import annotations
 
 import collections
-import functools
-import importlib
 import math
 import os
 import threading
@@ -30,31 +26,25 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otelkit._sdk_compat import _throwaway_provider, seam, usable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
-
-    Encoder = Callable[[Sequence[ReadableSpan]], bytes]
+    from collections.abc import Callable, Iterable
 
 __all__ = [
     "BATCH_QUEUE",
-    "OTLP_SPAN_ENCODING",
     "READER_EXPORTER",
     "CountingQueue",
     "count_queue_drops",
-    "own_span_encoding",
     "take_queued",
     "wrap_reader_exporter",
 ]
 
 READER_EXPORTER = "export.reader_exporter"
 BATCH_QUEUE = "export.batch_queue"
-OTLP_SPAN_ENCODING = "export.otlp_span_encoding"
 
 
 def wrap_reader_exporter(reader: object, wrap: Callable[[MetricExporter], MetricExporter]) -> bool:
@@ -224,99 +214,3 @@ def _probe_batch_queue() -> bool:
     finally:
         spans.shutdown()  # type: ignore[no-untyped-call]
         logs.shutdown()  # type: ignore[no-untyped-call]
-
-
-# --- traces: the OTLP/HTTP span exporter's serialization step ---------------------------------
-_HTTP_TRACE_EXPORTER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
-
-
-class _OwnEncoding:
-    """A batch on its way through the SDK's ``export()``: ``encode_spans(batch)`` (below) hands
-    it back unchanged, and serializing it runs otelkit's encoder, at the point where the SDK's
-    would run (inside its error handling, size limit and export metrics)."""
-
-    __slots__ = ("_encode", "_spans")
-
-    def __init__(self, spans: Sequence[ReadableSpan], encode: Encoder) -> None:
-        self._spans = spans
-        self._encode = encode
-
-    def __len__(self) -> int:
-        return len(self._spans)
-
-    def SerializePartialToString(self) -> bytes:  # noqa: N802  # the protobuf message's name
-        return self._encode(self._spans)
-
-    SerializeToString = SerializePartialToString
-
-
-def _dispatching(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """The module's ``encode_spans``, except for a batch otelkit encodes itself."""
-
-    def encode_spans(spans: Any) -> Any:
-        return spans if type(spans) is _OwnEncoding else original(spans)
-
-    encode_spans.otelkit_dispatch = True  # type: ignore[attr-defined]
-    return encode_spans
-
-
-@functools.cache
-def _exporter_class() -> Any:
-    """The SDK's OTLP/HTTP span exporter, sending otelkit's encoding of every batch."""
-    module: Any = importlib.import_module(_HTTP_TRACE_EXPORTER)
-    if not getattr(module.encode_spans, "otelkit_dispatch", False):
-        module.encode_spans = _dispatching(module.encode_spans)
-    base: type[SpanExporter] = module.OTLPSpanExporter
-
-    class OwnEncodingSpanExporter(base):  # type: ignore[valid-type,misc]
-        def __init__(self, encode: Encoder, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.otelkit_encode = encode
-
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            result: SpanExportResult = super().export(_OwnEncoding(spans, self.otelkit_encode))
-            return result
-
-    return OwnEncodingSpanExporter
-
-
-def own_span_encoding(encode: Encoder, kwargs: Mapping[str, Any]) -> SpanExporter:
-    """The SDK's ``OTLPSpanExporter(**kwargs)`` (http/protobuf), sending ``encode(batch)``
-    instead of the SDK's encoding; without the seam, the SDK's exporter as it is."""
-    if not usable(OTLP_SPAN_ENCODING):
-        module: Any = importlib.import_module(_HTTP_TRACE_EXPORTER)
-        exporter: SpanExporter = module.OTLPSpanExporter(**kwargs)
-        return exporter
-    own: SpanExporter = _exporter_class()(encode, **kwargs)
-    return own
-
-
-@seam(
-    OTLP_SPAN_ENCODING,
-    feature="otelkit's OTLP span encoding (http/protobuf)",
-    fallback="spans are encoded by the SDK's OTLP encoder (the same bytes, slower)",
-)
-def _probe_otlp_span_encoding() -> bool:
-    """An export through a session that keeps what it is asked to send: otelkit's bytes."""
-    try:
-        import requests
-        from opentelemetry.exporter.otlp.proto.http import Compression
-    except ImportError:  # no OTLP/HTTP exporter: nothing to seam, nothing can use it
-        return True
-    sent: list[object] = []
-
-    class Kept(requests.Session):
-        def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(kwargs.get("data"))
-            response = requests.Response()
-            response.status_code, response._content = 200, b""
-            return response
-
-    options = {"endpoint": "http://127.0.0.1:9/v1/traces", "headers": {}, "timeout": 1.0}
-    options.update(compression=Compression.NoCompression, session=Kept())
-    exporter = _exporter_class()(lambda spans: b"otelkit.probe" * len(spans), **options)
-    try:
-        result = exporter.export([ReadableSpan("otelkit.probe")])
-    finally:
-        exporter.shutdown()
-    return result is SpanExportResult.SUCCESS and sent == [b"otelkit.probe"]

@@ -487,3 +487,42 @@ def test_contrib_middleware_is_an_option(monkeypatch: pytest.MonkeyPatch) -> Non
     scopes = {s.instrumentation_scope.name for s in testing.spans(telemetry)}
     assert scopes == {"opentelemetry.instrumentation.asgi"}
     telemetry.shutdown()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"Traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")],
+        [
+            (b"host", b"shop"),
+            (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ],
+    ],
+)
+def test_a_traceparent_is_found_whatever_the_case_and_place_of_its_header(
+    telemetry: otelkit.Telemetry, headers: list[tuple[bytes, bytes]]
+) -> None:
+    async def app(scope: dict, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    async def send(message: dict) -> None:
+        pass
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers, "scheme": "http"}
+    asyncio.run(otelkit.instrument_app(app)(scope, receive, send))
+    (span,) = testing.spans(telemetry)
+    assert format(span.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert span.parent is not None
+    assert format(span.parent.span_id, "016x") == "00f067aa0ba902b7"
+
+
+def test_without_propagation_headers_the_server_span_is_a_root(
+    telemetry: otelkit.Telemetry,
+) -> None:
+    asyncio.run(get(otelkit.instrument_app(shop()), "/items/5", headers={"x-trace": "1"}))
+    (span,) = testing.spans(telemetry)
+    assert span.parent is None

@@ -189,3 +189,47 @@ def test_django_4xx_raised_by_a_view_is_not_a_server_error(
     assert set(points) >= {403, 404}
     for status in (403, 404):
         assert "error.type" not in points[status].attributes, points[status].attributes
+
+
+def test_baggage_alone_reaches_the_app(telemetry: otelkit.Telemetry) -> None:
+    from opentelemetry import baggage
+
+    seen: list[dict[str, object]] = []
+    app = Flask("baggage")
+
+    @app.get("/")
+    def index() -> str:
+        seen.append(dict(baggage.get_all()))
+        return "ok"
+
+    otelkit.instrument_app(app)
+    fetch(app, "/", headers={"baggage": "tenant=acme"})
+    assert seen == [{"tenant": "acme"}]
+    (span,) = testing.spans(telemetry)
+    assert span.parent is None
+
+
+def test_flask_still_reads_its_url_rule_and_an_unmatched_url_has_none(
+    telemetry: otelkit.Telemetry,
+) -> None:
+    from flask import request
+
+    seen: list[object] = []
+    app = Flask("rules")
+
+    @app.get("/items/<int:item_id>")
+    def item(item_id: int) -> str:
+        seen.append(request.url_rule.rule if request.url_rule else None)
+        return "ok"
+
+    @app.errorhandler(404)
+    def missing(error: Exception) -> tuple[str, int]:
+        seen.append(request.url_rule)
+        return "missing", 404
+
+    otelkit.instrument_app(app)
+    assert fetch(app, "/items/3").status_code == 200
+    assert fetch(app, "/nowhere").status_code == 404
+    assert seen == ["/items/<int:item_id>", None]
+    routes = {span.attributes.get("http.route") for span in testing.spans(telemetry)}
+    assert routes == {"/items/<int:item_id>", None}

@@ -51,6 +51,8 @@ class DiskFull(OSError):
 class FullDiskStore:
     """A multi-process store whose every allocation fails, as on a full file system."""
 
+    exponential = False
+
     def __init__(self) -> None:
         self.asked: list[str] = []
 

@@ -25,7 +25,8 @@ import otelkit
 SOURCE = Path(otelkit.__file__).parent
 REPOSITORY = Path(__file__).resolve().parents[2]
 PLUGIN_SOURCES = sorted((REPOSITORY / "plugins").glob("*/src"))
-ALLOWED = {SOURCE / "_sdk_compat.py", SOURCE / "_sdk_export.py"}
+ALLOWED = {SOURCE / name for name in ("_sdk_compat.py", "_sdk_export.py", "_sdk_otlp.py")}
+ALLOWED.add(SOURCE / "_sdk_lean.py")
 PUBLIC_UNDERSCORE_MODULES = {"_logs", "_incubating", "_log_exporter"}
 """Underscored module names that are the documented import path (the SDK's logs signal, the
 semantic conventions' incubating attributes, the OTLP log exporters): no public alternative."""

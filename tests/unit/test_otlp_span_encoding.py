@@ -349,7 +349,7 @@ def test_the_spans_otelkits_wsgi_instrumentation_records_are_encoded_as_the_sdk_
         telemetry.shutdown()
 
     assert len(batch) == 6
-    assert any(type(span) is EndedSpan for span in batch)  # otelkit's light spans are in it
+    assert any(type(span).__module__.startswith("otelkit.") for span in batch)  # light spans
     assert {span.kind for span in batch} == {SpanKind.SERVER, SpanKind.INTERNAL}
     assert any(span.parent is not None and span.parent.is_remote for span in batch)
     assert any(span.status.status_code is StatusCode.ERROR for span in batch)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from otelkit.exporters._protobuf import (
     AttributeEncoder,
@@ -89,6 +89,8 @@ _KINDS = {
     SpanKind.CONSUMER: b"\x05",
 }
 """``Span.SpanKind`` of trace.proto: the API's kind plus one (0 is UNSPECIFIED)."""
+_KIND_FIELDS = {id(kind): SPAN_KIND + value for kind, value in _KINDS.items()}
+"""The kind field by the enum member's identity (hashing an enum member runs Python code)."""
 
 HAS_IS_REMOTE, IS_REMOTE = 0x100, 0x200
 """``SpanFlags``: whether a parent's (or link's) remoteness is known, and that it is remote."""
@@ -96,6 +98,8 @@ _LOCAL_FLAGS = SPAN_FLAGS + pack_fixed32(HAS_IS_REMOTE)
 _REMOTE_FLAGS = SPAN_FLAGS + pack_fixed32(HAS_IS_REMOTE | IS_REMOTE)
 _LINK_LOCAL_FLAGS = LINK_FLAGS + pack_fixed32(HAS_IS_REMOTE)
 _LINK_REMOTE_FLAGS = LINK_FLAGS + pack_fixed32(HAS_IS_REMOTE | IS_REMOTE)
+_UNSET_STATUS = field(SPAN_STATUS, b"")
+"""A status without code or message: an empty message, present (as the SDK sends it)."""
 
 _span_attributes = AttributeEncoder(SPAN_ATTRIBUTES)
 _event_attributes = AttributeEncoder(EVENT_ATTRIBUTES)
@@ -154,7 +158,7 @@ def _span(span: ReadableSpan) -> bytes:
     if parent is not None:
         parts.append(SPAN_PARENT_SPAN_ID + b"\x08" + parent.span_id.to_bytes(8, "big"))
     parts.append(text(SPAN_NAME, span.name))
-    parts.append(SPAN_KIND + _KINDS[span.kind])
+    parts.append(_KIND_FIELDS[id(span.kind)])
     start, end = span.start_time, span.end_time
     if start:
         parts.append(SPAN_START + pack_fixed64(start))
@@ -178,9 +182,12 @@ def _span(span: ReadableSpan) -> bytes:
         parts.append(SPAN_DROPPED_LINKS + varint(dropped))
     status = span.status
     if status is not None:
-        code = status.status_code.value
-        code_field = STATUS_CODE + varint(code) if code else b""
-        parts.append(field(SPAN_STATUS, text(STATUS_MESSAGE, status.description) + code_field))
+        code, message = status.status_code, status.description
+        if code is StatusCode.UNSET and not message:
+            parts.append(_UNSET_STATUS)
+        else:
+            code_field = STATUS_CODE + varint(code.value) if code.value else b""
+            parts.append(field(SPAN_STATUS, text(STATUS_MESSAGE, message) + code_field))
     parts.append(_REMOTE_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS)
     return field(SCOPE_SPANS_SPANS, b"".join(parts))
 

@@ -124,22 +124,23 @@ class AttributeEncoder:
         """Every attribute as a ``KeyValue`` field, in the mapping's order."""
         if not attributes:
             return b""
-        cache = self._cache
-        out = []
+        cache, longest, pair = self._cache, self._CACHED_LENGTH, self._pair
+        out: list[bytes] = []
+        append = out.append
         for key, value in attributes.items():
             kind = type(value)
-            if (kind is str and len(value) <= self._CACHED_LENGTH) or kind is int or kind is bool:
+            if (kind is str and len(value) <= longest) or kind is int or kind is bool:
                 slot = (key, kind, value)
                 encoded = cache.get(slot)
                 if encoded is None:
-                    encoded = self._pair(key, value)
+                    encoded = pair(key, value)
                     if encoded and len(cache) < self._limit:
                         cache[slot] = encoded
                     elif encoded:
                         cache.clear()
-                out.append(encoded)
+                append(encoded)
             else:
-                out.append(self._pair(key, value))
+                append(pair(key, value))
         return b"".join(out)
 
     def _pair(self, key: str, value: Any) -> bytes:

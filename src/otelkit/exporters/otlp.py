@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.metrics.view import Aggregation, ExponentialBucketHistogramAggregation
 
 from otelkit._errors import ConfigError
-from otelkit._sdk_export import own_span_encoding
+from otelkit._sdk_otlp import own_span_encoding
 from otelkit.config import _parse, _redact
 from otelkit.exporters._otlp_spans import encode_spans
 from otelkit.exporters._plugin import ExporterPlugin, Setting
@@ -264,12 +264,13 @@ class OtlpPlugin(ExporterPlugin):
     def span_exporter(self, resource: Resource) -> Any:
         config = self.resolve("traces")
         if config.protocol == "grpc":
-            module = _import("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", config)
+            _import("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", config)
             kwargs = self._grpc_kwargs(config)
-            return self._per_process(lambda: module.OTLPSpanExporter(**kwargs))
-        _import("opentelemetry.exporter.otlp.proto.http.trace_exporter", config)
-        kwargs = self._http_kwargs(config)  # otelkit's own encoding (_otlp_spans), same exporter
-        return self._per_process(lambda: own_span_encoding(encode_spans, kwargs))
+        else:
+            _import("opentelemetry.exporter.otlp.proto.http.trace_exporter", config)
+            kwargs = self._http_kwargs(config)
+        grpc = config.protocol == "grpc"  # the SDK's exporter, sending otelkit's encoding
+        return self._per_process(lambda: own_span_encoding(encode_spans, kwargs, grpc=grpc))
 
     def log_exporter(self, resource: Resource) -> Any:
         config = self.resolve("logs")

@@ -36,13 +36,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otelkit import _sdk_export
+from otelkit import _sdk_lean as lean
+from otelkit._sdk_lean import ReadableSpans
 from otelkit.metrics._fastpath import DROPPED, EXPORT_FAILURES, dropped
 from otelkit.metrics._fastpath._components import declare_exporter
 from otelkit.metrics._fastpath._drops import zero
 from otelkit.runtime._failures import SUMMARY_INTERVAL_S, hold_back_queue_full
 from otelkit.runtime._outcome import InFlight, Outcome, RecordingMetricExporter
-from otelkit.tracing import _lean as lean
-from otelkit.tracing._lean import ReadableSpans
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -161,7 +161,7 @@ def span_processor(
     if isinstance(inner, InMemorySpanExporter):
         account_for(component, inner, queued=False)
         return SimpleSpanProcessor(exporter)
-    # Light spans are queued as they are and made readable on the export thread (``_lean``).
+    # Light spans are queued as they are and made readable on the export thread (``_sdk_lean``).
     processor = BatchSpanProcessor(ReadableSpans(exporter), **({} if batch else _IMMEDIATE))
     _count_and_drain(processor, exporter, inner, component, "spans")
     lean.register(processor)

@@ -285,10 +285,11 @@ class LightSpan(KitSpan):
         if self._end_ns is not None:
             return
         attributes, limits = self._attributes, self._limits
+        length = limits.span_attribute_length
         if (
             len(attributes) + 2 <= limits.span_attributes
             and type(route) is str
-            and limits.plain(route)
+            and (length is None or len(route) <= length)  # ``limits.plain(route)``
             and type(status) is int
         ):  # the usual end: both fit, nothing to evict or clean (``_store`` without the checks)
             self._name = f"{method_name} {route}"
@@ -318,7 +319,7 @@ class LightSpan(KitSpan):
             sinks = factory.sinks()
             if sinks is None:
                 factory.processor.on_end(self.readable())
-            else:  # only otelkit's batch processors: queued as it is (``_lean``)
+            else:  # only otelkit's batch processors: queued as it is (``_sdk_lean``)
                 for sink in sinks:
                     sink.put(self)
         except Exception as exc:

@@ -8,9 +8,11 @@ attributes and events, child spans get the right parent and outgoing calls propa
 reads like an SDK span for the provider's span processors (``on_start`` included), applies the
 provider's span limits with the SDK's rules (``_limits``), and when it ends it becomes an SDK
 ``ReadableSpan`` handed to the tracer provider's span processors, exactly what an SDK span gives
-them. Sampling runs through the provider's own sampler at the start, as in the SDK (the SDK's
-own samplers decided inline, with the same answers: ``_sampling``); ids come from the
-provider's id generator (the SDK's random one drawn in one call).
+them; while those are only otelkit's batch processors, it is queued as it is and becomes that
+``ReadableSpan`` on the export thread instead (``_sdk_lean``). Sampling runs through the
+provider's own sampler at the start, as in the SDK (the SDK's own samplers decided inline, with
+the same answers: ``_sampling``); ids come from the provider's id generator (the SDK's random
+one drawn in one call).
 
 The provider's processors and limits are private in the SDK (``_sdk_compat``'s tracing seams).
 Without the processor seam, the factory starts ordinary SDK spans behind the same interface
@@ -32,7 +34,7 @@ from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from otelkit import _sdk_compat
 from otelkit._errors import record_internal_error
-from otelkit.tracing._lean import processors_of, sinks_of
+from otelkit._sdk_lean import current_processors, processors_of, sinks_of
 from otelkit.tracing._light import LightSpan
 from otelkit.tracing._limits import Limits
 from otelkit.tracing._sampling import LOW_64, inline_ids, inline_sampler
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.trace import SpanKind, TraceState
 
-    from otelkit.tracing._lean import Sink
+    from otelkit._sdk_lean import Sink
 
 __all__ = ["LightSpan", "SdkSpan", "SpanFactory"]
 
@@ -112,19 +114,19 @@ class SpanFactory:
             else provider.get_tracer(scope.name, scope.version, scope.schema_url, scope.attributes)
         )
         self._composite = processor if processors_of(processor) is not None else None
-        """The provider's composite processor when its processors can be read (``_lean``)."""
+        """The provider's composite processor when its processors can be read (``_sdk_lean``)."""
         self._plan: tuple[object, tuple[Sink, ...] | None] = (None, None)
         """(the composite's processors last seen, their sinks): one attribute, replaced whole,
         so a thread never reads the sinks of other processors than it compared."""
 
     def sinks(self) -> tuple[Sink, ...] | None:
         """Where an ended light span is queued directly: a sink per processor of the provider
-        while all are otelkit's batch processors (``_lean``), else None (``on_start`` and
+        while all are otelkit's batch processors (``_sdk_lean``), else None (``on_start`` and
         ``on_end`` as the SDK calls them). Looked up again when a processor was added."""
         composite = self._composite
         if composite is None:
             return None
-        processors = composite._span_processors  # type: ignore[attr-defined]  # _lean's seam
+        processors = current_processors(composite)
         seen, sinks = self._plan
         if processors is not seen:
             sinks = sinks_of(processors)
@@ -255,7 +257,7 @@ class SpanFactory:
             start_ns,
             dropped,
         )
-        if self.sinks() is None:  # a batch processor's on_start does nothing (``_lean``)
+        if self.sinks() is None:  # a batch processor's on_start does nothing (``_sdk_lean``)
             try:
                 self.processor.on_start(span, parent_context=parent_context)  # type: ignore[arg-type]
             except Exception as exc:

@@ -30,7 +30,7 @@ from opentelemetry.semconv.attributes.http_attributes import (
 from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.semconv.attributes.url_attributes import URL_PATH, URL_SCHEME
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import NonRecordingSpan, SpanKind
 
 from otelkit._version import __version__
 from otelkit.instrumentation._recorder import Recorder
@@ -249,11 +249,13 @@ class Exchange:
                 key, lambda: self._attributes(route, error), self.response_size
             )
         span = self._span
-        if span is not None:  # as _end_span(), inline: the usual end of every request
+        # as _end_span(), inline: the usual end of every request; an unsampled request's
+        # ``NonRecordingSpan`` has nothing to end
+        if span is not None and type(span) is not NonRecordingSpan:
             end_ns = self._start_ns + int(elapsed * 1e9)
             if type(span) is LightSpan or isinstance(span, KitSpan):  # started by otelkit
                 span.end_http(self._span_name, route, status, error, end_ns)
-            else:  # not sampled: a non-recording span
+            else:
                 span.end(end_time=end_ns)
 
     def _end_span(self, span: Span, route: str | None, error: str | None, elapsed: float) -> None:

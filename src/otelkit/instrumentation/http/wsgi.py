@@ -47,6 +47,7 @@ class OtelkitWSGIMiddleware:
         self.app = app
         self._spans = spans
         self._recorder: HttpRecorder | None = None
+        self._last_server: tuple[tuple[object, object], tuple[str, int | None]] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         exchange = self._begin(environ)
@@ -66,6 +67,18 @@ class OtelkitWSGIMiddleware:
             raise
         return _MeasuredBody(body, exchange, environ)
 
+    def _server(self, environ: dict[str, Any]) -> tuple[str, int | None]:
+        """``server.address`` and ``server.port`` of the span, from the environ; the same pair
+        as the previous request's (the usual case: one server) is not parsed again."""
+        raw = (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT"))
+        last = self._last_server
+        if last is not None and last[0] == raw:
+            return last[1]
+        port = str(raw[1])
+        server = (str(raw[0]), int(port) if port.isdigit() else None)
+        self._last_server = (raw, server)
+        return server
+
     @guarded("wsgi", None)
     def _begin(self, environ: dict[str, Any]) -> Exchange | None:
         recorder = self._recorder = current_recorder(self._recorder, self._spans)
@@ -73,7 +86,6 @@ class OtelkitWSGIMiddleware:
         if recorder is None or recorder.excluded(path):
             return None
         protocol = str(environ.get("SERVER_PROTOCOL", ""))
-        port = environ.get("SERVER_PORT")
         exchange = Exchange(
             recorder,
             environ.get("REQUEST_METHOD", "GET"),
@@ -84,7 +96,7 @@ class OtelkitWSGIMiddleware:
             if recorder.spans is not None
             and ("HTTP_TRACEPARENT" in environ or "HTTP_BAGGAGE" in environ)
             else None,
-            (str(environ.get("SERVER_NAME", "")), int(str(port)) if str(port).isdigit() else None),
+            self._server(environ) if recorder.spans is not None else None,
         )
         if recorder.request_size is not None:
             length = str(environ.get("CONTENT_LENGTH") or "")
@@ -148,27 +160,36 @@ class _MeasuredBody:
             exchange.detach_context()
 
 
+class _NotedRule:
+    """``url_rule`` of otelkit's Flask request class: an assignment is kept in the instance and
+    its template noted in the environ. Only ``__set__``: reads find the instance's value
+    without calling anything (a descriptor without ``__get__`` does not intercept them)."""
+
+    def __set__(self, request: Any, rule: Any) -> None:
+        request.__dict__["url_rule"] = rule
+        if rule is not None:
+            request.environ[ROUTE_KEY] = rule.rule
+
+
 def flask_hooks(app: Any) -> None:
     """Make a Flask app tell the middleware its route template and handled exceptions.
 
     The route: Flask assigns ``request.url_rule`` when it matches the URL; a subclass of the
     app's request class copies it into the environ at that moment (cheaper than a
-    ``before_request`` hook, and also set for requests that a hook later aborts).
+    ``before_request`` hook, and also set for requests that a hook later aborts). Flask reads
+    ``url_rule`` half a dozen times per request: ``_NotedRule`` sees the assignment only, and
+    every read stays a plain attribute read.
     """
     from flask import got_request_exception, request
 
     base = app.request_class
 
     class Request(base):  # type: ignore[misc, valid-type]
-        @property
-        def url_rule(self) -> Any:
-            return self.__dict__.get("_otelkit_url_rule")
+        url_rule = _NotedRule()
 
-        @url_rule.setter
-        def url_rule(self, rule: Any) -> None:
-            self.__dict__["_otelkit_url_rule"] = rule
-            if rule is not None:
-                self.environ[ROUTE_KEY] = rule.rule
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.__dict__.setdefault("url_rule", None)  # read before any match: None
 
     Request.__name__ = Request.__qualname__ = base.__name__
     app.request_class = Request

@@ -1,4 +1,4 @@
-"""The lean end of a light span: queued as it is, made readable on the export thread.
+"""The lean end of an otelkit light span: queued as it is, made readable on the export thread.
 
 Ending a light span through the provider's processors costs the request a ``ReadableSpan``
 built from a dozen fields, the composite processor's loop, the batch processor's ``on_end`` and
@@ -16,8 +16,9 @@ through ``os.register_at_fork``; its per-span ``getpid`` only backs up platforms
 those never go lean. A provider with any other processor (the user's, a simple processor, the
 SDK's own processor metrics switched on) gets the full ``on_start``/``on_end`` path.
 
-Private SDK attributes read here (a local seam, probed by ``register`` on each processor and by
-``SpanFactory`` on the provider's composite processor; without them nothing goes lean):
+Private SDK attributes read here (probed by ``register`` on each processor and by the span
+factory on the provider's composite processor; without them nothing goes lean, and spans take
+the SDK's ``on_end`` path):
 ``BatchSpanProcessor._batch_processor`` and its ``_queue``, ``_shutdown``,
 ``_max_export_batch_size``, ``_worker_awaken`` and ``_metrics``;
 ``SynchronousMultiSpanProcessor._span_processors``.
@@ -25,41 +26,55 @@ Private SDK attributes read here (a local seam, probed by ``register`` on each p
 
 from __future__ import annotations
 
-import collections
 import inspect
+import operator
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from opentelemetry.sdk._shared_internal._processor_metrics import NoOpProcessorMetrics
 from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from otelkit.tracing._light import LightSpan
+from otelkit._sdk_export import CountingQueue
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from opentelemetry.sdk.trace import SpanProcessor
 
-__all__ = ["ReadableSpans", "Sink", "register", "sinks_of"]
+
+class Queued(Protocol):
+    """What is queued instead of a ``ReadableSpan``: an ended span that can become one
+    (``tracing._light.LightSpan``)."""
+
+    def readable(self) -> ReadableSpan: ...
+
+
+__all__ = ["Queued", "ReadableSpans", "Sink", "register", "sinks_of"]
+
+try:  # the SDK's processor metrics, switched off (the default): nothing counted in ``emit``
+    from opentelemetry.sdk._shared_internal._processor_metrics import (
+        NoOpProcessorMetrics as _NoMetrics,
+    )
+except ImportError:  # another SDK layout: no processor goes lean
+    _NoMetrics = None  # type: ignore[assignment, misc]
 
 
 class Sink:
     """One registered batch span processor: where a light span is queued as it ends."""
 
-    __slots__ = ("_batch", "_processor")
+    __slots__ = ("_batch",)
 
-    def __init__(self, processor: BatchSpanProcessor, batch: Any) -> None:
-        self._processor = processor
+    def __init__(self, batch: Any) -> None:
         self._batch = batch
+        """The processor's ``BatchProcessor`` (not the processor: the registry's weak key)."""
 
-    def put(self, span: LightSpan) -> None:
+    def put(self, span: Queued) -> None:
         """``on_end`` + ``emit`` of the SDK for a sampled span, minus what nobody observes."""
         batch = self._batch
         if batch._shutdown:  # the SDK's own refusal: logged and counted as it does
-            self._processor.on_end(span.readable())
+            batch.emit(span.readable())
             return
         queue = batch._queue  # read each time: renewed in place after a fork
         queue.appendleft(span)
@@ -74,23 +89,33 @@ _SINKS: weakref.WeakKeyDictionary[SpanProcessor, Sink] = weakref.WeakKeyDictiona
 
 def register(processor: SpanProcessor) -> bool:
     """Let light spans be queued straight into ``processor`` (a ``BatchSpanProcessor`` whose
-    exporter is a ``ReadableSpans``); False, and nothing done, when that would be observable
-    or the SDK's batch processor is not shaped as this module expects."""
+    exporter is a ``ReadableSpans`` and whose queue counts its drops, ``_sdk_export``); False,
+    and nothing done, when that would be observable or the SDK's batch processor is not shaped
+    as this module expects."""
     if type(processor) is not BatchSpanProcessor or not hasattr(os, "register_at_fork"):
         return False
     batch = getattr(processor, "_batch_processor", None)
     if not (
         isinstance(getattr(batch, "_exporter", None), ReadableSpans)
-        and isinstance(getattr(batch, "_queue", None), collections.deque)
+        # a full queue drops and counts in its own append: nothing of ``emit`` is missed
+        and isinstance(getattr(batch, "_queue", None), CountingQueue)
         and getattr(batch, "_shutdown", None) is False
         and isinstance(getattr(batch, "_max_export_batch_size", None), int)
         and isinstance(getattr(batch, "_worker_awaken", None), threading.Event)
         # the SDK's processor metrics count on emit; switched on, emit must run
-        and type(getattr(batch, "_metrics", None)) is NoOpProcessorMetrics
+        and _NoMetrics is not None
+        and type(getattr(batch, "_metrics", None)) is _NoMetrics
+        and callable(getattr(batch, "emit", None))
     ):
         return False
-    _SINKS[processor] = Sink(processor, batch)
+    _SINKS[processor] = Sink(batch)
     return True
+
+
+current_processors: Callable[[object], tuple[SpanProcessor, ...]] = operator.attrgetter(
+    "_span_processors"
+)
+"""The processors of a composite ``processors_of`` accepted, read per span (a C call)."""
 
 
 def processors_of(composite: object) -> tuple[SpanProcessor, ...] | None:
@@ -120,11 +145,9 @@ class ReadableSpans(SpanExporter):
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        readable = [
-            span.readable() if type(span) is LightSpan else span  # type: ignore[attr-defined]
-            for span in spans
-        ]
+    def export(self, spans: Sequence[ReadableSpan | Queued]) -> SpanExportResult:
+        """``spans`` as the batch processor queued them: light spans among SDK spans."""
+        readable = [span if isinstance(span, ReadableSpan) else span.readable() for span in spans]
         return self.inner.export(readable)
 
     def shutdown(self, timeout_millis: float | None = None) -> None:
