@@ -46,6 +46,21 @@ _ERROR = Status(StatusCode.ERROR)
 _UNSET = Status(StatusCode.UNSET)
 
 
+_NAMES: dict[tuple[str, str], str] = {}
+"""``{method} {route}`` per pair, built once: the name a server span keeps until export is
+shared by every request of that route instead of one string per request."""
+_NAMES_LIMIT = 4096
+
+
+def _span_name(method: str, route: str) -> str:
+    name = _NAMES.get((method, route))
+    if name is None:
+        if len(_NAMES) >= _NAMES_LIMIT:  # routes are few; bounded all the same
+            _NAMES.clear()
+        name = _NAMES[method, route] = f"{method} {route}"
+    return name
+
+
 class LightSpan(KitSpan):
     """A recording span with plain fields; becomes a ``ReadableSpan`` when it ends."""
 
@@ -292,7 +307,7 @@ class LightSpan(KitSpan):
             and (length is None or len(route) <= length)  # ``limits.plain(route)``
             and type(status) is int
         ):  # the usual end: both fit, nothing to evict or clean (``_store`` without the checks)
-            self._name = f"{method_name} {route}"
+            self._name = _span_name(method_name, route)
             attributes.pop(HTTP_ROUTE, None)
             attributes[HTTP_ROUTE] = route
             if status:
@@ -300,7 +315,7 @@ class LightSpan(KitSpan):
                 attributes[HTTP_RESPONSE_STATUS_CODE] = status
         else:
             if route is not None:
-                self._name = f"{method_name} {route}"
+                self._name = _span_name(method_name, route)
                 self.set_attribute(HTTP_ROUTE, route)
             if status:
                 self.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)

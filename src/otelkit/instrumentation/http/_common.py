@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from otelkit.tracing._spans import SpanFactory
 
 KNOWN_METHODS = frozenset(m.value for m in HttpRequestMethodValues if m.value != "_OTHER")
+_METHODS = {method: method for method in KNOWN_METHODS}
+"""Each known method as one shared string (the server's own copy is not kept by the span)."""
 OTHER_METHOD = HttpRequestMethodValues.OTHER.value
 SCOPE = InstrumentationScope("otelkit.http", __version__)
 
@@ -156,7 +158,7 @@ class Exchange:
         are off or the middleware found no propagation header (``PROPAGATION_HEADERS``)."""
         self._recorder = recorder
         self.original_method = method
-        self.method = method if method in KNOWN_METHODS else OTHER_METHOD
+        self.method = _METHODS.get(method, OTHER_METHOD)
         self.scheme = scheme
         self.protocol = protocol
         self.path = path
@@ -283,6 +285,16 @@ class Exchange:
 PROPAGATION_HEADERS = ("traceparent", "baggage")
 """The request headers that may carry a parent or baggage: without them nothing is extracted."""
 _PROPAGATION_KEYS = frozenset(name.encode() for name in PROPAGATION_HEADERS)
+
+
+_VERSIONS = {f"HTTP/{v}": v for v in ("1.0", "1.1", "2", "2.0", "3")}
+
+
+def protocol_version(server_protocol: str) -> str | None:
+    """``network.protocol.version`` from ``SERVER_PROTOCOL`` (``HTTP/1.1`` → ``1.1``): the
+    usual ones as shared strings, so a span waiting for export holds no copy of its own."""
+    found = _VERSIONS.get(server_protocol)
+    return found if found is not None else (server_protocol.removeprefix("HTTP/") or None)
 
 
 def propagation_lookup(pairs: Iterable[tuple[bytes, bytes]]) -> Getter | None:

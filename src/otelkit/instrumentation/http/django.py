@@ -18,6 +18,7 @@ from otelkit.instrumentation.http._common import (
     Exchange,
     HttpRecorder,
     current_recorder,
+    protocol_version,
 )
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class Middleware:
             recorder,
             request.method or "GET",
             request.scheme or "http",
-            protocol.removeprefix("HTTP/") or None,
+            protocol_version(protocol),
             request.path_info,
             _header_getter(request) if recorder.spans is not None else None,
             (str(meta.get("SERVER_NAME", "")), int(port) if port.isdigit() else None),
@@ -100,13 +101,24 @@ class Middleware:
         return exchange
 
 
+_ROUTES: dict[str, str] = {}
+"""Each URL pattern's ``http.route``, built once: one string shared by every request's span
+while it waits for export, not a new one per request."""
+_ROUTES_LIMIT = 4096
+
+
 def _route(request: Any) -> str | None:
     match = getattr(request, "resolver_match", None)
     route = getattr(match, "route", None)
     if not route:
         return None
     text = str(route)
-    return text if text.startswith("/") else "/" + text
+    found = _ROUTES.get(text)
+    if found is None:
+        if len(_ROUTES) >= _ROUTES_LIMIT:  # patterns are few; bounded all the same
+            _ROUTES.clear()
+        found = _ROUTES[text] = text if text.startswith("/") else "/" + text
+    return found
 
 
 @guarded("django", None)

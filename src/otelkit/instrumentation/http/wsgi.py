@@ -18,6 +18,7 @@ from otelkit.instrumentation.http._common import (
     Exchange,
     HttpRecorder,
     current_recorder,
+    protocol_version,
 )
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class OtelkitWSGIMiddleware:
             recorder,
             environ.get("REQUEST_METHOD", "GET"),
             environ.get("wsgi.url_scheme") or "http",
-            protocol.removeprefix("HTTP/") or None,
+            protocol_version(protocol),
             path,
             _header_getter(environ)
             if recorder.spans is not None
