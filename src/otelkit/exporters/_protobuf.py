@@ -42,6 +42,8 @@ def varint(n: int) -> bytes:
     """An unsigned varint; a negative ``n`` as the 10-byte two's complement (int64)."""
     if 0 <= n < 0x80:
         return _BYTE[n]
+    if 0 < n < 0x4000:  # two bytes: most lengths and counts
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     if n < 0:
         n += 1 << 64
     out = bytearray()

@@ -41,6 +41,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from otelkit._errors import record_internal_error
+from otelkit.exporters._protobuf import field, varint
 from otelkit.exporters.prometheus._native import classic_point, native
 from otelkit.exporters.prometheus._samples import (
     HISTOGRAM_RESERVED,
@@ -70,48 +71,28 @@ _Families = dict[str, tuple[int, str, list[bytes], set[tuple[str, ...]]]]
 """Family name -> type, help, its encoded ``Metric``s, the label sets written."""
 
 
-def _encode_varint(value: int) -> bytes:
-    value &= (1 << 64) - 1  # negative int64 as two's complement (ten bytes)
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-_SMALL = tuple(_encode_varint(value) for value in range(1 << 14))
-"""The one- and two-byte varints, ready: tags, lengths and most counts are among them."""
-
-
-def _varint(value: int) -> bytes:
-    if 0 <= value < 16384:
-        return _SMALL[value]
-    return _encode_varint(value)
-
-
 def _zigzag(value: int) -> int:
     return (value << 1) ^ (value >> 63)
 
 
-def _uint(field: int, value: int) -> bytes:
-    return _varint(field << 3) + _varint(value)
+def _uint(number: int, value: int) -> bytes:
+    return varint(number << 3) + varint(value)
 
 
-def _sint(field: int, value: int) -> bytes:
-    return _varint(field << 3) + _varint(_zigzag(value))
+def _sint(number: int, value: int) -> bytes:
+    return varint(number << 3) + varint(_zigzag(value))
 
 
-def _double(field: int, value: float) -> bytes:
-    return _varint((field << 3) | 1) + struct.pack("<d", value)
+def _double(number: int, value: float) -> bytes:
+    return varint((number << 3) | 1) + struct.pack("<d", value)
 
 
-def _bytes(field: int, payload: bytes) -> bytes:
-    return _varint((field << 3) | 2) + _varint(len(payload)) + payload
+def _bytes(number: int, payload: bytes) -> bytes:
+    return field(varint((number << 3) | 2), payload)
 
 
-def _text(field: int, value: str) -> bytes:
-    return _bytes(field, value.encode("utf-8", "replace"))
+def _text(number: int, value: str) -> bytes:
+    return _bytes(number, value.encode("utf-8", "replace"))
 
 
 def _labels(label_pairs: Sequence[str]) -> bytes:
@@ -136,10 +117,10 @@ def _timestamp(unix_nano: int) -> bytes:
     return _uint(1, seconds) + _uint(2, nanos)
 
 
-def _created(field: int, point: Any) -> bytes:
+def _created(number: int, point: Any) -> bytes:
     """The series' start as ``created_timestamp`` (none when unknown: a pre-fork sum)."""
     start = point.start_time_unix_nano
-    return _bytes(field, _timestamp(start)) if start else b""
+    return _bytes(number, _timestamp(start)) if start else b""
 
 
 def _exemplar(exemplar: Exemplar) -> bytes:
@@ -152,8 +133,8 @@ def _exemplar(exemplar: Exemplar) -> bytes:
     return _labels(ids) + _double(2, float(exemplar.value)) + _bytes(3, timestamp)
 
 
-def _spans(field: int, spans: Iterable[tuple[int, int]]) -> bytes:
-    return b"".join(_bytes(field, _sint(1, offset) + _uint(2, length)) for offset, length in spans)
+def _spans(number: int, spans: Iterable[tuple[int, int]]) -> bytes:
+    return b"".join(_bytes(number, _sint(1, offset) + _uint(2, length)) for offset, length in spans)
 
 
 def _bucket_exemplars(point: HistogramDataPoint) -> dict[int, Exemplar]:
@@ -182,10 +163,10 @@ def _classic(point: HistogramDataPoint) -> bytes:
     exemplars = _bucket_exemplars(point) if point.exemplars else {}
     for index, (bound, count) in enumerate(zip(upper_bounds, point.bucket_counts, strict=True)):
         cumulative += int(count)
-        bucket = b"\x08" + _varint(cumulative) + bound  # cumulative_count 1, upper_bound 2
+        bucket = b"\x08" + varint(cumulative) + bound  # cumulative_count 1, upper_bound 2
         if index in exemplars:
             bucket += _bytes(3, _exemplar(exemplars[index]))
-        out += b"\x1a" + _SMALL[len(bucket)] + bucket if len(bucket) < 16384 else _bytes(3, bucket)
+        out += field(b"\x1a", bucket)  # bucket 3
     return bytes(out + _created(15, point))
 
 
@@ -249,7 +230,7 @@ def render_protobuf(data: MetricsData | None, resource: Resource, *, utf8: bool 
     for name, (kind, help_text, metrics, _) in families.items():
         body = _text(1, name) + (_text(2, help_text) if help_text else b"") + _uint(3, kind)
         body += b"".join(_bytes(4, metric) for metric in metrics)
-        out += _varint(len(body)) + body
+        out += varint(len(body)) + body
     return bytes(out)
 
 
