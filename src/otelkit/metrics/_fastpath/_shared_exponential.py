@@ -70,25 +70,26 @@ class Window:
         cells = self.cells
         self.sequence += 1
         cells[TAIL] = self.sequence
-        cells[SCALE] = buckets.scale
-        cells[ZERO] = buckets.zero_count
-        cells[COUNT] = buckets.count
-        cells[SUM] = buckets.sum
-        for side, offset_cell, start in (
-            (buckets.positive, POSITIVE_OFFSET, POSITIVE),
-            (buckets.negative, NEGATIVE_OFFSET, NEGATIVE),
-        ):
-            cells[offset_cell] = side.offset
-            cells[offset_cell + 1] = len(side.counts)
-            cells[start : start + len(side.counts)] = _doubles(side.counts)
+        _fill(cells, buckets)
         self.sequence += 1
         cells[HEAD] = self.sequence
         cells[TAIL] = self.sequence
 
 
-def _doubles(counts: list[int]) -> Sequence[float]:
-    """What a slice of a memoryview of doubles takes (a list of cells takes it too)."""
-    return array("d", counts)
+def _fill(cells: MutableSequence[float], source: Buckets | State) -> None:
+    """Every field of the layout but ``head`` and ``tail`` (the writer's to bracket)."""
+    cells[SCALE] = source.scale
+    cells[ZERO] = source.zero_count
+    cells[COUNT] = source.count
+    cells[SUM] = source.sum
+    for side, offset_cell, start in (
+        (source.positive, POSITIVE_OFFSET, POSITIVE),
+        (source.negative, NEGATIVE_OFFSET, NEGATIVE),
+    ):
+        cells[offset_cell] = side.offset
+        cells[offset_cell + 1] = len(side.counts)
+        # An array of doubles: what a slice of a memoryview of doubles takes (a list too).
+        cells[start : start + len(side.counts)] = array("d", side.counts)
 
 
 @dataclass
@@ -123,18 +124,7 @@ def decoded(cells: Sequence[float]) -> State | None:
 def encoded(state: State) -> list[float]:
     """``state`` as a window's cells (an archive's entry)."""
     cells = [0.0] * WINDOW
-    cells[SCALE], cells[ZERO], cells[COUNT], cells[SUM] = (
-        state.scale,
-        state.zero_count,
-        state.count,
-        state.sum,
-    )
-    for side, offset_cell, start in (
-        (state.positive, POSITIVE_OFFSET, POSITIVE),
-        (state.negative, NEGATIVE_OFFSET, NEGATIVE),
-    ):
-        cells[offset_cell], cells[offset_cell + 1] = side.offset, len(side.counts)
-        cells[start : start + len(side.counts)] = side.counts
+    _fill(cells, state)
     return cells
 
 
