@@ -69,6 +69,14 @@ def _loaded(name: str) -> bool:
     return loaded
 
 
+class _WithEncoder:
+    """What both exporters below add to the SDK's: the encoder they send the batches of."""
+
+    def __init__(self, encode: Encoder, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.otelkit_encode = encode
+
+
 # --- http/protobuf ------------------------------------------------------------------------------
 
 
@@ -110,12 +118,8 @@ def _http_class() -> Any:
         module.encode_spans = _dispatching(module.encode_spans)
     base: type[SpanExporter] = module.OTLPSpanExporter
 
-    class OwnEncodingSpanExporter(base):  # type: ignore[valid-type,misc]
+    class OwnEncodingSpanExporter(_WithEncoder, base):  # type: ignore[valid-type,misc]
         __module__ = base.__module__  # what tells the exporter's component type
-
-        def __init__(self, encode: Encoder, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.otelkit_encode = encode
 
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             result: SpanExportResult = super().export(_OwnEncoding(spans, self.otelkit_encode))
@@ -165,12 +169,8 @@ def _grpc_class() -> Any:
     request: Any = importlib.import_module(_REQUEST).ExportTraceServiceRequest
     base: type[SpanExporter] = module.OTLPSpanExporter
 
-    class OwnEncodingSpanExporter(base):  # type: ignore[valid-type,misc]
+    class OwnEncodingSpanExporter(_WithEncoder, base):  # type: ignore[valid-type,misc]
         __module__ = base.__module__  # what tells the exporter's component type
-
-        def __init__(self, encode: Encoder, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.otelkit_encode = encode
 
         def _translate_data(self, data: Sequence[ReadableSpan]) -> Any:
             return request.FromString(self.otelkit_encode(data))
