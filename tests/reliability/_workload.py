@@ -9,14 +9,12 @@ place, so a change of their attribute names touches only ``_component_and_reason
 from __future__ import annotations
 
 import io
-import os
 import statistics
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 import psutil
-import pytest
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 import otelkit
@@ -35,14 +33,6 @@ EXPORT_THREADS = ("OtelBatch", "OtelPeriodicExportingMetricReader")
 """Name prefixes of the SDK's export threads (batch span/log processors, metric reader)."""
 
 WSGIApp = Any
-
-
-@pytest.fixture(autouse=True)
-def no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unset the shell's OTEL_*/OTELKIT_* variables (import into a module to apply there)."""
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
 
 
 def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

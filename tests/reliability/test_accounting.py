@@ -9,13 +9,11 @@ of ``tests/fixtures`` (healthy), a plugin exporter that raises.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-import pytest
 from opentelemetry.semconv._incubating.attributes.otel_attributes import (
     OTEL_COMPONENT_NAME,
     OTEL_COMPONENT_TYPE,
@@ -29,14 +27,9 @@ from tests.reliability._plugins import slow_failing_plugin_fixture  # noqa: F401
 from tests.reliability._workload import ended_spans, thread_names
 
 if TYPE_CHECKING:
+    import pytest
+
     from tests.fixtures.otlp_receiver import OtlpReceiver
-
-
-@pytest.fixture(autouse=True)
-def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
 
 
 def _refused() -> str:

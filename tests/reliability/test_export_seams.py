@@ -8,7 +8,6 @@ Each test renames one private SDK attribute as a new SDK release would
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,8 +21,6 @@ from tests.fixtures.sdk_changes import rename
 from tests.fixtures.servers import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from tests.fixtures.otlp_receiver import OtlpReceiver
 
 INTERNALS: list[tuple[str, Any, str]] = [
@@ -32,21 +29,6 @@ INTERNALS: list[tuple[str, Any, str]] = [
     (_sdk_export.BATCH_QUEUE, BatchProcessor, "_queue"),
     (_sdk_export.BATCH_QUEUE, BatchProcessor, "_max_queue_size"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def patch() -> Iterator[pytest.MonkeyPatch]:
-    patcher = pytest.MonkeyPatch()
-    yield patcher
-    patcher.undo()
-    _sdk_compat.probe_all()
 
 
 def test_the_export_seams_hold_on_the_installed_sdk() -> None:

@@ -33,7 +33,6 @@ from tests.reliability._workload import (
     WSGIApp,
     configure,
     hello,
-    no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
     own_counts,
     workload,
 )

@@ -31,7 +31,6 @@ from tests.reliability._workload import (
     counted_since,
     export_threads,
     hello,
-    no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
     own_counts,
     wait_for_export_threads,
     workload,

@@ -7,7 +7,6 @@ application must still show up where operators look.
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -32,13 +31,6 @@ def _swallow_internal_errors() -> Iterator[None]:
     _errors.raise_internal_errors(False)
     yield
     _errors.raise_internal_errors(True)
-
-
-@pytest.fixture(autouse=True)
-def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
 
 
 def _internal_errors(telemetry: otelkit.Telemetry) -> dict[tuple[str, str], int]:

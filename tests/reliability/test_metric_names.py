@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import re
 from collections import Counter
 from typing import Any
@@ -31,13 +30,6 @@ from otelkit.exporters.prometheus import _exposition
 
 SEPARATORS = st.sampled_from([".", "_", "-", "/"])
 WORDS = st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6)
-
-
-@pytest.fixture(autouse=True)
-def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
 
 
 def _own(telemetry: otelkit.Telemetry, name: str) -> dict[tuple[str, str], int]:

@@ -18,9 +18,6 @@ import requests
 import otelkit
 from tests.reliability._plugins import SLOW_EXPORT_SECONDS as EXPORT_SECONDS
 from tests.reliability._plugins import slow_plugin_fixture  # noqa: F401 (slow_plugin)
-from tests.reliability._workload import (
-    no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
-)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

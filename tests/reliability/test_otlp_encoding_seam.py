@@ -10,7 +10,6 @@ step fails the probe, with one WARNING, and the SDK's exporter is used as it is.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
@@ -29,28 +28,13 @@ from otelkit.exporters._otlp_spans import encode_spans
 from tests.fixtures.sdk_changes import rename
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     from tests.fixtures.otlp_receiver import OtlpReceiver
 
 SEAM = _sdk_otlp.OTLP_SPAN_ENCODING
-
-
-@pytest.fixture(autouse=True)
-def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def patch() -> Iterator[pytest.MonkeyPatch]:
-    patcher = pytest.MonkeyPatch()
-    yield patcher
-    patcher.undo()
-    _sdk_compat.probe_all()
 
 
 def copying_export(patch: pytest.MonkeyPatch) -> None:

@@ -63,13 +63,6 @@ class FullDiskStore:
         raise DiskFull(28, "No space left on device")
 
 
-@pytest.fixture(autouse=True)
-def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
-
-
 @pytest.fixture
 def telemetry() -> otelkit.Telemetry:
     return otelkit.init_telemetry(service_name="shop", metrics_exporters="memory")

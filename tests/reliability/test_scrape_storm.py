@@ -26,7 +26,6 @@ from tests.fixtures.servers import call_wsgi, free_port
 from tests.reliability._workload import (
     environ,
     hello,
-    no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
     p99,
 )
 

@@ -17,7 +17,6 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
-import pytest
 from opentelemetry.semconv._incubating.attributes.otel_attributes import (
     OTEL_COMPONENT_NAME,
     OTEL_COMPONENT_TYPE,
@@ -31,17 +30,12 @@ from tests.reliability._faults import black_hole
 from tests.reliability._workload import ended_spans, thread_names
 
 if TYPE_CHECKING:
+    import pytest
+
     from tests.fixtures.otlp_receiver import OtlpReceiver
 
 PROCESSOR = "batching_span_processor/otlp"
 EXPORTER = "otlp_http_span_exporter/otlp"
-
-
-@pytest.fixture(autouse=True)
-def _no_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "OTELKIT_")) and name != "OTELKIT_REQUIRE_SERVERS":
-            monkeypatch.delenv(name)
 
 
 def _dropped() -> Counter[tuple[str, str]]:

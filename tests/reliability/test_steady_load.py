@@ -46,7 +46,6 @@ from tests.reliability._workload import (
     RSS_GROWTH_MB,
     counted_since,
     hello,
-    no_otel_variables,  # noqa: F401 (an autouse fixture: OTEL_* of the shell unset)
     own_counts,
     rss_mb,
     threads,
